@@ -1,0 +1,117 @@
+"""Training speed and quality, side by side on one 256x256 photo and one net (inputs x, y, 1; H=100; sigmoid):
+
+(a) a per-pixel loop in the style of T. Rashid's book (the seeds' starting point),
+(b) morphlib (vectorized numpy minibatches, Adam), with numpy's threads and with one BLAS thread,
+(c) the same net in PyTorch on the CPU, one thread.
+
+Each runs for the same wall time; printed: pixels/s, seconds per epoch, PSNR reached. Also: render time.
+Needs bench/requirements.txt (torch==2.13.0, threadpoolctl).  Usage: python -m bench.fit [--seconds 20]
+"""
+import argparse
+import time
+
+import numpy as np
+from scipy.special import expit
+from threadpoolctl import threadpool_limits
+
+from morphlib.encoding import encode
+from morphlib.images import grid
+from morphlib.mlp import fit_error, init_net, render, train
+from morphlib.samples import photo
+
+H, BATCH, LR = 100, 1024, 0.01
+
+
+def book_loop(img, seconds, lr=0.1):
+    """One pixel at a time, column vectors, as in the book's train() with a second hidden layer."""
+    net = init_net(H, seed=0)
+    wih, whh, who = (net.params[k].T.astype(np.float64) for k in ("W1", "W2", "W3"))
+    X = encode(grid(*img.shape[:2]), net.encoding).astype(np.float64)
+    T = img.reshape(-1, 3).astype(np.float64)
+    order, done, start = np.random.default_rng(0).permutation(len(X)), 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        i = np.array(X[order[done % len(X)]], ndmin=2).T
+        t = np.array(T[order[done % len(X)]], ndmin=2).T
+        h1 = expit(wih @ i)
+        h2 = expit(whh @ h1)
+        o = expit(who @ h2)
+        e3 = (t - o) * o * (1 - o)  # the article's fix: derivative in the passed-back error
+        e2 = (who.T @ e3) * h2 * (1 - h2)
+        e1 = (whh.T @ e2) * h1 * (1 - h1)
+        who += lr * e3 @ h2.T
+        whh += lr * e2 @ h1.T
+        wih += lr * e1 @ i.T
+        done += 1
+    elapsed = time.perf_counter() - start
+    net.params = {"W1": wih.T.astype(np.float32), "W2": whh.T.astype(np.float32), "W3": who.T.astype(np.float32)}
+    return done / elapsed, elapsed * len(X) / done, fit_error(net, img)
+
+
+def morphlib_fit(img, seconds):
+    start = time.perf_counter()
+    r = train(init_net(H, seed=0), img, epochs=10**9, batch=BATCH, lr=LR, time_limit=seconds)
+    elapsed = time.perf_counter() - start
+    n = img.shape[0] * img.shape[1]
+    return len(r.history) * n / elapsed, elapsed / len(r.history), fit_error(r.net, img)
+
+
+def torch_fit(img, seconds):
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, H, bias=False), torch.nn.Sigmoid(),
+                                torch.nn.Linear(H, H, bias=False), torch.nn.Sigmoid(),
+                                torch.nn.Linear(H, 3, bias=False), torch.nn.Sigmoid())
+    X = torch.from_numpy(encode(grid(*img.shape[:2]), {"kind": "plain"}))
+    T = torch.from_numpy(img.reshape(-1, 3).copy())
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    epochs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for idx in torch.randperm(len(X)).split(BATCH):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(X[idx]), T[idx])
+            loss.backward()
+            opt.step()
+        epochs += 1
+    elapsed = time.perf_counter() - start
+    with torch.no_grad():
+        mse = float(torch.mean((model(X) - T) ** 2))
+    return epochs * len(X) / elapsed, elapsed / epochs, 10 * np.log10(1 / mse)
+
+
+def render_times(sizes=(256, 512, 1024), repeat=3):
+    net = init_net(H, seed=0)
+    render(net, 64)
+    for s in sizes:
+        start = time.perf_counter()
+        for _ in range(repeat):
+            render(net, s)
+        yield s, (time.perf_counter() - start) / repeat
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=20.0, help="wall time per contender")
+    a = ap.parse_args()
+    img = photo(256)
+    rows = [("(a) per-pixel book loop", book_loop(img, a.seconds)),
+            ("(b) morphlib", morphlib_fit(img, a.seconds))]
+    with threadpool_limits(1):
+        rows.append(("(b) morphlib, 1 BLAS thread", morphlib_fit(img, a.seconds)))
+    rows.append(("(c) PyTorch CPU, 1 thread", torch_fit(img, a.seconds)))
+    print(f"\n256x256 photo, H={H}, sigmoid, {a.seconds:g} s each")
+    print(f"{'':30s} {'pixels/s':>12s} {'s/epoch':>9s} {'PSNR dB':>8s}")
+    for name, (pps, spe, db) in rows:
+        print(f"{name:30s} {pps:12,.0f} {spe:9.3f} {db:8.2f}")
+    (_, (a_pps, *_)), (_, (b_pps, b_spe, _)), (_, (_, b1_spe, _)), (_, (_, c_spe, _)) = rows
+    print(f"\nmorphlib / book loop, pixels/s: {b_pps / a_pps:.1f}x (target >= 15x)")
+    print(f"morphlib s/epoch / PyTorch s/epoch: {b_spe / c_spe:.2f} (1 BLAS thread: {b1_spe / c_spe:.2f}; "
+          "target <= 1.2)")
+    print("\nrender, H=100:")
+    for s, t in render_times():
+        print(f"  {s}x{s}: {t:.3f} s/frame")
+
+
+if __name__ == "__main__":
+    main()

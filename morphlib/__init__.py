@@ -1,0 +1,9 @@
+"""morphlib: pictures from tiny neural networks - learn a picture, morph between nets, blend hybrids."""
+from .errors import MorphError
+from .images import load_image, save_image
+from .learn import Job, learn
+from .mlp import Net, init_net, render, train
+from .weights import load_net, load_numbered, save_net
+
+__all__ = ["MorphError", "load_image", "save_image", "Job", "learn", "Net", "init_net", "render", "train",
+           "load_net", "load_numbered", "save_net"]

@@ -1,0 +1,45 @@
+"""Input encodings of pixel coordinates: the seed's (x, y, 1), the original project's, and Fourier features."""
+import numpy as np
+
+from .errors import MorphError
+
+KINDS = ("plain", "legacy", "fourier")
+
+
+def make_encoding(kind="plain", features=256, sigma=10.0, seed=0) -> dict:
+    """An encoding spec. Fourier ones carry their frequency matrix B, drawn once from `seed`."""
+    if kind not in KINDS:
+        raise MorphError(f"unknown encoding {kind!r}: use one of {', '.join(KINDS)}")
+    if kind != "fourier":
+        return {"kind": kind}
+    rng = np.random.default_rng(seed)
+    B = rng.normal(0.0, sigma, size=(2, int(features))).astype(np.float32)
+    return {"kind": "fourier", "features": int(features), "sigma": float(sigma), "seed": int(seed), "B": B}
+
+
+def input_size(enc: dict) -> int:
+    return 2 * enc["features"] if enc["kind"] == "fourier" else 3
+
+
+def encode(xy: np.ndarray, enc: dict) -> np.ndarray:
+    """Net inputs for coordinates `xy` (N, 2) in [0, 1]."""
+    x, y = xy[:, :1], xy[:, 1:2]
+    one = np.ones_like(x)
+    if enc["kind"] == "plain":
+        return np.hstack([x, y, one])
+    if enc["kind"] == "legacy":  # the original project's inputs: (row/h + 0.1, col/w + 0.1, 1)
+        return np.hstack([y + 0.1, x + 0.1, one])
+    proj = (2 * np.pi) * (xy @ enc["B"])
+    return np.hstack([np.sin(proj), np.cos(proj)]).astype(np.float32)
+
+
+def same_encoding(a: dict, b: dict) -> bool:
+    if a["kind"] != b["kind"]:
+        return False
+    return a["kind"] != "fourier" or np.array_equal(a["B"], b["B"])
+
+
+def describe(enc: dict) -> str:
+    if enc["kind"] == "fourier":
+        return f"fourier({enc['features']} features, sigma {enc['sigma']:g}, seed {enc['seed']})"
+    return enc["kind"]

@@ -1,0 +1,83 @@
+"""Learning one picture into W-<H>/<n>.npz: the step the notebook, the widget and the CLI share."""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .encoding import describe, make_encoding, same_encoding
+from .errors import MorphError
+from .images import image_path, load_image, resize
+from .mlp import init_net, train
+from .weights import load_net, save_net, weights_file
+
+MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
+
+
+@dataclass
+class Job:
+    """What to learn and how; `setup()` turns it into (net, target picture, weights path)."""
+
+    picture: object = 1  # a number in img/ or a path
+    hidden: int = 100
+    encoding: str = "plain"  # plain (the seed's) | fourier (sharp)
+    features: int = 256
+    sigma: float = 10.0
+    activation: str = None  # default: sigmoid for plain, relu for fourier
+    epochs: int = 200
+    lr: float = None  # default: the optimizer's (Adam 0.01, SGD 0.5)
+    batch: int = 1024
+    optimizer: str = "adam"
+    backprop: str = "exact"
+    seed: int = 0
+    resume: bool = False  # continue from the picture's saved weights
+    init_from: object = None  # start from another picture's weights ("pre-learned")
+    max_side: int = MAX_SIDE
+    root: str = "."
+    img_dir: str = "img"
+
+    def name(self) -> str:
+        return Path(str(self.picture)).stem if not str(self.picture).isdigit() else str(int(self.picture))
+
+    def out_path(self) -> Path:
+        return weights_file(self.name(), self.hidden, self.root)
+
+    def source(self) -> Path:
+        return image_path(self.picture, Path(self.root) / self.img_dir)
+
+    def target(self) -> np.ndarray:
+        img = load_image(self.source())
+        h, w = img.shape[:2]
+        if max(h, w) > self.max_side:
+            k = self.max_side / max(h, w)
+            img = resize(img, (max(1, round(w * k)), max(1, round(h * k))))
+        return img
+
+    def start_net(self):
+        enc = make_encoding(self.encoding, self.features, self.sigma, self.seed)
+        fresh = init_net(self.hidden, enc, self.activation, seed=self.seed)
+        start = self.out_path() if self.resume else (
+            weights_file(self.init_from, self.hidden, self.root) if self.init_from is not None else None)
+        if start is None:
+            return fresh
+        if not start.is_file():
+            raise MorphError(f"cannot start from {start}: it does not exist; train that picture first")
+        net = load_net(start, self.hidden)[0]
+        if not same_encoding(net.encoding, enc) or net.activation != fresh.activation:
+            raise MorphError(f"{start} is a {describe(net.encoding)} {net.activation} net, not "
+                             f"{describe(enc)} {fresh.activation}: start fresh or use the same encoding")
+        return net
+
+
+def learn(job: Job, stop=None, on_epoch=None, time_limit=None):
+    """Train `job`'s picture and save the best weights (also when stopped or interrupted). Returns (result, path)."""
+    target = job.target()
+    net = job.start_net()
+    result = train(net, target, job.epochs, job.batch, job.lr, job.optimizer, job.backprop, job.seed,
+                   time_limit=time_limit, stop=stop, on_epoch=on_epoch)
+    path = job.out_path()
+    if result.epochs == 0:
+        return result, None
+    save_net(result.net, path, backprop=job.backprop, optimizer=job.optimizer, epochs=result.epochs,
+             psnr=round(result.psnr, 3), source=str(job.source()),
+             image_size=list(target.shape[:2]), init_from=job.init_from, resumed=job.resume)
+    return result, path

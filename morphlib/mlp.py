@@ -1,0 +1,237 @@
+"""The coordinate net as plain numpy arrays: init, forward/render, backprop (exact and book), optimizers, training."""
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .encoding import encode, input_size, make_encoding
+from .errors import MorphError
+from .images import check_size, grid
+
+LAYERS = (1, 2, 3)
+EXPLODED_DB = 5.0  # an epoch this far below the best means the learning rate is too high
+
+
+@dataclass
+class Net:
+    """Weights W1 (D, H), W2 (H, H), W3 (H, 3) and, if the net has them, biases b1, b2, b3."""
+
+    params: dict
+    encoding: dict
+    activation: str = "sigmoid"
+
+    @property
+    def hidden(self) -> int:
+        return self.params["W2"].shape[0]
+
+    @property
+    def has_biases(self) -> bool:
+        return "b1" in self.params
+
+    def copy(self) -> "Net":
+        return Net({k: v.copy() for k, v in self.params.items()}, self.encoding, self.activation)
+
+
+def init_net(hidden=100, encoding=None, activation=None, biases=None, seed=0) -> Net:
+    """A fresh net. The seed's plain net: sigmoid units, no biases (the constant input 1 is the bias)."""
+    if int(hidden) < 1:
+        raise MorphError(f"hidden size {hidden} must be at least 1 (the article used 30 to 150)")
+    enc = encoding or make_encoding("plain")
+    fourier = enc["kind"] == "fourier"
+    activation = activation or ("relu" if fourier else "sigmoid")
+    if activation not in ACTIVATIONS:
+        raise MorphError(f"unknown activation {activation!r}: use sigmoid or relu")
+    biases = fourier if biases is None else biases
+    rng = np.random.default_rng(seed)
+    sizes = [input_size(enc), hidden, hidden, 3]
+    gain = 2.0 if activation == "relu" else 1.0
+    params = {}
+    for k, (n_in, n_out) in zip(LAYERS, zip(sizes, sizes[1:])):
+        params[f"W{k}"] = rng.normal(0.0, np.sqrt(gain / n_in), (n_in, n_out)).astype(np.float32)
+        if biases:
+            params[f"b{k}"] = np.zeros(n_out, np.float32)
+    return Net(params, enc, activation)
+
+
+def sigmoid_(z):
+    """In-place logistic sigmoid in its tanh form (several times faster than exp-based ones)."""
+    z *= 0.5
+    np.tanh(z, out=z)
+    z *= 0.5
+    z += 0.5
+    return z
+
+
+def relu_(z):
+    return np.maximum(z, 0.0, out=z)
+
+
+ACTIVATIONS = {"sigmoid": sigmoid_, "relu": relu_}
+
+
+def _derivative(a, activation):
+    """Derivative of the activation, from its output `a`."""
+    return a * (1.0 - a) if activation == "sigmoid" else (a > 0).astype(np.float32)
+
+
+def forward(net: Net, X: np.ndarray, keep=False):
+    """Outputs (N, 3) for inputs X (N, D); with keep=True, the list of all layer outputs."""
+    acts = [X]
+    for k in LAYERS:
+        z = acts[-1] @ net.params[f"W{k}"]
+        if net.has_biases:
+            z += net.params[f"b{k}"]
+        acts.append((sigmoid_ if k == 3 else ACTIVATIONS[net.activation])(z))
+    return acts if keep else acts[-1]
+
+
+def gradients(net: Net, X, T, backprop="exact"):
+    """Gradients of 0.5 * mean_n sum_c (y - t)^2, and the batch's mean squared error.
+
+    backprop="book": T. Rashid's original, which passes the raw error (without the output's
+    derivative) back to the hidden layers; "exact" moves the derivative into the passed-back error."""
+    acts = forward(net, X, keep=True)
+    err = acts[-1] - T
+    mse = float(np.mean(err * err))
+    err /= len(X)
+    delta = err * _derivative(acts[-1], "sigmoid")
+    grads = {}
+    for k in reversed(LAYERS):
+        grads[f"W{k}"] = acts[k - 1].T @ delta
+        if net.has_biases:
+            grads[f"b{k}"] = delta.sum(axis=0)
+        if k > 1:
+            err = (delta if backprop == "exact" else err) @ net.params[f"W{k}"].T
+            delta = err * _derivative(acts[k - 1], net.activation)
+    return grads, mse
+
+
+class SGD:
+    def __init__(self, lr=0.5):
+        self.lr = lr
+
+    def step(self, params, grads):
+        for k, g in grads.items():
+            params[k] -= self.lr * g
+
+
+class Adam:
+    def __init__(self, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.b1, self.b2, self.eps = lr, beta1, beta2, eps
+        self.m, self.v, self.t = {}, {}, 0
+
+    def step(self, params, grads):
+        self.t += 1
+        lr_t = self.lr * np.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
+        for k, g in grads.items():
+            m = self.m.setdefault(k, np.zeros_like(g))
+            v = self.v.setdefault(k, np.zeros_like(g))
+            m *= self.b1
+            m += (1 - self.b1) * g
+            v *= self.b2
+            v += (1 - self.b2) * g * g
+            params[k] -= (lr_t * m / (np.sqrt(v) + self.eps)).astype(np.float32)
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+
+def psnr(mse: float) -> float:
+    return float("inf") if mse <= 0 else float(10 * np.log10(1.0 / mse))
+
+
+@dataclass
+class TrainResult:
+    """The best net seen, its PSNR (dB), epochs run, PSNR per epoch, and why training ended."""
+
+    net: Net
+    psnr: float
+    epochs: int
+    history: list = field(default_factory=list)
+    stopped: str = "done"  # done | time | stopped | interrupted | diverged
+    message: str = ""
+
+
+def train(net: Net, image: np.ndarray, epochs=100, batch=1024, lr=None, optimizer="adam",
+          backprop="exact", seed=0, time_limit=None, stop: threading.Event = None, on_epoch=None) -> TrainResult:
+    """Fit `net` (in place) to `image` (H, W, 3) with shuffled minibatches over all pixels.
+
+    Ends after `epochs`, `time_limit` seconds, `stop.set()`, Ctrl-C or a diverging loss; returns the best net."""
+    if optimizer not in OPTIMIZERS:
+        raise MorphError(f"unknown optimizer {optimizer!r}: use adam or sgd")
+    if backprop not in ("exact", "book"):
+        raise MorphError(f"unknown backprop {backprop!r}: use exact or book")
+    h, w = image.shape[:2]
+    X = encode(grid(h, w), net.encoding)
+    T = np.ascontiguousarray(image.reshape(-1, 3), dtype=np.float32)
+    opt = OPTIMIZERS[optimizer]() if lr is None else OPTIMIZERS[optimizer](lr)
+    rng = np.random.default_rng(seed)
+    best = TrainResult(net.copy(), psnr(float(np.mean((render(net, h, w) - image) ** 2))), 0)
+    history, start, epoch = [], time.perf_counter(), 0
+    try:
+        for epoch in range(1, int(epochs) + 1):
+            sq = 0.0
+            order = rng.permutation(len(X))
+            for i in range(0, len(X), batch):
+                idx = order[i:i + batch]
+                grads, mse = gradients(net, X[idx], T[idx], backprop)
+                sq += mse * len(idx)
+                opt.step(net.params, grads)
+            score = psnr(sq / len(X))
+            if not (score > best.psnr - EXPLODED_DB and all(np.isfinite(v).all() for v in net.params.values())):
+                return _ended(best, history, "diverged", f"the loss exploded at epoch {epoch} (PSNR {score:.1f} dB, "
+                              f"best {best.psnr:.1f}): lower the learning rate (try {opt.lr / 10:g}); "
+                              "the last good weights are kept")
+            history.append(score)
+            if score > best.psnr:
+                best.net, best.psnr, best.epochs = net.copy(), score, epoch
+            if on_epoch:
+                on_epoch(epoch, score, net)
+            if stop is not None and stop.is_set():
+                return _ended(best, history, "stopped")
+            if time_limit is not None and time.perf_counter() - start >= time_limit:
+                return _ended(best, history, "time")
+    except KeyboardInterrupt:
+        return _ended(best, history, "interrupted", f"interrupted at epoch {epoch}; the best weights are kept")
+    return _ended(best, history, "done")
+
+
+def _ended(best: TrainResult, history, why, message=""):
+    best.history, best.stopped, best.message = history, why, message
+    return best
+
+
+def _render_layers(net: Net):
+    """(W, b, activation) per layer, sigmoid hidden units rewritten as tanh: s = (1 + tanh(z / 2)) / 2,
+    with the halvings folded into the weights, so each hidden unit costs one tanh."""
+    p, b = net.params, (lambda k: net.params.get(f"b{k}", 0.0))
+    if net.activation == "relu":
+        return [(p["W1"], b(1), relu_), (p["W2"], b(2), relu_), (p["W3"], b(3), sigmoid_)]
+    tanh_ = lambda z: np.tanh(z, out=z)  # noqa: E731
+    return [(p["W1"] / 2, np.float32(0.5) * b(1), tanh_),
+            (p["W2"] / 4, p["W2"].sum(0) / 4 + np.float32(0.5) * b(2), tanh_),
+            (p["W3"] / 2, p["W3"].sum(0) / 2 + b(3), sigmoid_)]
+
+
+def render(net: Net, height: int, width: int = None, chunk=4096) -> np.ndarray:
+    """The net's picture at any size: float32 (height, width, 3), in cache-sized chunks."""
+    width = height if width is None else width
+    w, h = check_size((width, height))
+    xy = grid(h, w)
+    out = np.empty((h * w, 3), np.float32)
+    layers = _render_layers(net)
+    for i in range(0, len(xy), chunk):
+        a = encode(xy[i:i + chunk], net.encoding)
+        for W, b, act in layers:
+            a = a @ W
+            a += b
+            act(a)
+        out[i:i + chunk] = a
+    return out.reshape(h, w, 3)
+
+
+def fit_error(net: Net, image: np.ndarray) -> float:
+    """PSNR (dB) of the net's render against `image`."""
+    out = render(net, *image.shape[:2])
+    return psnr(float(np.mean((out - image) ** 2)))

@@ -1,0 +1,20 @@
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def gradient_picture(h=16, w=16):
+    """A small smooth picture any net can learn quickly."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.stack([x / (w - 1), y / (h - 1), 0.5 + 0.3 * np.sin(x / 3)], axis=2).astype(np.float32)
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A folder with a copy of the sample pictures in img/, for runs that write W-<H>/ and result/."""
+    shutil.copytree(REPO / "img", tmp_path / "img")
+    return tmp_path

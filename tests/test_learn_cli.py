@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from morphlib.cli import main
+from morphlib.errors import MorphError
+from morphlib.learn import Job, learn
+from morphlib.weights import load_net
+
+
+def test_learn_saves_best_and_resumes(workspace):
+    job = Job(picture=2, hidden=12, epochs=4, root=workspace)
+    result, path = learn(job)
+    assert path == workspace / "W-12" / "2.npz"
+    net, meta = load_net(path, 12)
+    assert meta["epochs"] == 4 and meta["psnr"] == pytest.approx(result.psnr, abs=1e-3)
+    again, _ = learn(Job(picture=2, hidden=12, epochs=3, resume=True, root=workspace))
+    assert again.psnr >= result.psnr - 1e-6
+
+
+def test_init_from_needs_matching_weights(workspace):
+    with pytest.raises(MorphError, match="train that picture first"):
+        Job(picture=2, hidden=12, init_from=1, root=workspace).start_net()
+    learn(Job(picture=1, hidden=12, epochs=1, root=workspace))
+    with pytest.raises(MorphError, match="same encoding"):
+        Job(picture=2, hidden=12, init_from=1, encoding="fourier", root=workspace).start_net()
+    start = Job(picture=2, hidden=12, init_from=1, root=workspace).start_net()
+    net, _ = load_net(workspace / "W-12" / "1.npz")
+    np.testing.assert_array_equal(start.params["W2"], net.params["W2"])
+
+
+def test_big_pictures_are_shrunk_for_learning(workspace):
+    assert Job(picture=4, max_side=64, root=workspace).target().shape == (64, 64, 3)
+
+
+def test_cli_learn_and_errors(workspace, monkeypatch, capsys):
+    monkeypatch.chdir(workspace)
+    assert main(["learn", "3", "--hidden", "10", "--epochs", "2", "--quiet"]) == 0
+    assert (workspace / "W-10" / "3.npz").is_file()
+    assert "best PSNR" in capsys.readouterr().out
+    assert main(["learn", "9", "--hidden", "10"]) == 2
+    assert "no picture 9" in capsys.readouterr().err
+    assert main(["learn", "missing.png"]) == 2
+    assert "not found" in capsys.readouterr().err

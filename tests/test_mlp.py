@@ -1,0 +1,139 @@
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import gradient_picture
+from morphlib.encoding import encode, make_encoding
+from morphlib.errors import MorphError
+from morphlib.images import grid
+from morphlib.mlp import SGD, forward, gradients, init_net, render, train
+
+
+def _loss(net, X, T):
+    return 0.5 * np.sum((forward(net, X.astype(np.float64)) - T) ** 2) / len(X)
+
+
+def _as64(net):
+    net = net.copy()
+    net.params = {k: v.astype(np.float64) for k, v in net.params.items()}
+    return net
+
+
+def _finite_difference(net, X, T, key, eps=1e-6):
+    p = net.params[key]
+    g = np.zeros_like(p)
+    for i in np.ndindex(p.shape):
+        old = p[i]
+        p[i] = old + eps
+        up = _loss(net, X, T)
+        p[i] = old - eps
+        down = _loss(net, X, T)
+        p[i] = old
+        g[i] = (up - down) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("kind", ["plain", "fourier"])
+def test_exact_backprop_matches_finite_differences(kind):
+    enc = make_encoding(kind, features=4, sigma=2.0)
+    net = _as64(init_net(5, enc, seed=1))
+    if net.has_biases:
+        net.params = {k: v + 0.1 for k, v in net.params.items()}
+    X = encode(grid(3, 4), enc).astype(np.float64)
+    T = np.random.default_rng(2).random((len(X), 3))
+    grads, _ = gradients(net, X, T, "exact")
+    assert set(grads) == set(net.params)
+    for key in net.params:
+        np.testing.assert_allclose(grads[key], _finite_difference(net, X, T, key), rtol=1e-5, atol=1e-9)
+
+
+def test_book_backprop_output_layer_is_exact_hidden_layers_are_not():
+    net = _as64(init_net(5, seed=3))
+    X = encode(grid(3, 4), net.encoding).astype(np.float64)
+    T = np.random.default_rng(4).random((len(X), 3))
+    book, _ = gradients(net, X, T, "book")
+    np.testing.assert_allclose(book["W3"], _finite_difference(net, X, T, "W3"), rtol=1e-5)
+    assert not np.allclose(book["W2"], _finite_difference(net, X, T, "W2"), rtol=1e-2)
+
+
+def _rashid_train(wih, whh, who, inputs, targets, lr):
+    """T. Rashid's train() with a second hidden layer, written as in the book (column vectors)."""
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    i = np.array(inputs, ndmin=2).T
+    t = np.array(targets, ndmin=2).T
+    h1 = sig(wih @ i)
+    h2 = sig(whh @ h1)
+    o = sig(who @ h2)
+    out_err = t - o
+    h2_err = who.T @ out_err
+    h1_err = whh.T @ h2_err
+    who += lr * (out_err * o * (1 - o)) @ h2.T
+    whh += lr * (h2_err * h2 * (1 - h2)) @ h1.T
+    wih += lr * (h1_err * h1 * (1 - h1)) @ i.T
+
+
+def test_book_mode_step_equals_the_books_update():
+    net = _as64(init_net(6, seed=5))
+    wih, whh, who = (net.params[k].T.copy() for k in ("W1", "W2", "W3"))
+    x = np.array([[0.3, 0.7, 1.0]])
+    t = np.array([[0.9, 0.1, 0.5]])
+    _rashid_train(wih, whh, who, x[0], t[0], lr=0.3)
+    SGD(0.3).step(net.params, gradients(net, x, t, "book")[0])
+    for mine, book in zip(("W1", "W2", "W3"), (wih, whh, who)):
+        np.testing.assert_allclose(net.params[mine], book.T, rtol=1e-10)
+
+
+def test_training_reaches_psnr_and_is_reproducible():
+    img = gradient_picture()
+    runs = [train(init_net(20, seed=0), img, epochs=150, batch=64, seed=0) for _ in range(2)]
+    assert runs[0].psnr > 28
+    assert runs[0].history == runs[1].history
+    assert runs[0].net.params["W1"].dtype == np.float32
+
+
+def test_fourier_net_learns_sharp_edges_better_than_plain():
+    img = np.zeros((32, 32, 3), np.float32)
+    img[8:24, 8:24] = [1, 0.2, 0.1]
+    plain = train(init_net(32, seed=0), img, epochs=60, batch=128)
+    sharp = train(init_net(32, make_encoding("fourier", 32, 6.0), seed=0), img, epochs=60, batch=128)
+    assert sharp.psnr > plain.psnr + 5
+
+
+def test_render_equals_forward_at_any_size():
+    for enc in (make_encoding("plain"), make_encoding("fourier", 8, 3.0)):
+        net = init_net(7, enc, seed=2)
+        if net.has_biases:
+            net.params["b2"] += 0.3
+        out = render(net, 5, 9, chunk=7)
+        assert out.shape == (5, 9, 3) and out.dtype == np.float32
+        np.testing.assert_allclose(out.reshape(-1, 3), forward(net, encode(grid(5, 9), enc)), atol=1e-5)
+
+
+def test_divergence_stops_and_keeps_last_good_weights():
+    img = gradient_picture()
+    r = train(init_net(50, seed=0), img, epochs=50, lr=10.0)
+    assert r.stopped == "diverged" and "lower the learning rate" in r.message
+    assert all(np.all(np.isfinite(v)) for v in r.net.params.values())
+
+
+def test_stop_event_and_ctrl_c_keep_the_best():
+    img = gradient_picture()
+    stop = threading.Event()
+    stop.set()
+    r = train(init_net(10), img, epochs=100, stop=stop)
+    assert r.stopped == "stopped" and r.epochs == 1
+
+    def interrupt(epoch, score, net):
+        if epoch == 5:
+            raise KeyboardInterrupt
+
+    r = train(init_net(10), img, epochs=100, on_epoch=interrupt)
+    assert r.stopped == "interrupted" and len(r.history) == 5 and r.psnr == max(r.history)
+
+
+def test_bad_settings():
+    with pytest.raises(MorphError, match="optimizer"):
+        train(init_net(4), gradient_picture(), optimizer="lbfgs")
+    with pytest.raises(MorphError, match="hidden size"):
+        init_net(0)

@@ -1,0 +1,37 @@
+"""Each notebook runs top to bottom on a fresh kernel with small parameters, and is stored without outputs."""
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import REPO
+
+NOTEBOOKS = sorted(p.name for p in REPO.glob("*.ipynb"))
+
+
+def run_notebook(name, params: dict, cwd):
+    nb = nbformat.read(REPO / name, as_version=4)
+    idx = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(idx + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in params.items())))
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_stored_without_outputs_and_with_one_parameters_cell(name):
+    nb = nbformat.read(REPO / name, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
+
+
+def test_learn_notebook(workspace):
+    nb = run_notebook("learn.ipynb", {"PICTURE": 2, "HIDDEN": 8, "EPOCHS": 3, "WAIT": True,
+                                      "ROOT": str(workspace)}, REPO)
+    assert (workspace / "W-8" / "2.npz").is_file()
+    assert "still training" not in str(nb.cells[-1].outputs)
+
+
+def test_notebooks_are_listed():
+    assert {"learn.ipynb"} <= set(NOTEBOOKS) and all(Path(REPO / n).is_file() for n in NOTEBOOKS)

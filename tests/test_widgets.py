@@ -1,0 +1,28 @@
+from morphlib.learn import Job
+from morphlib.widgets import TrainingMonitor
+
+
+def test_training_monitor_runs_snapshots_and_slider(workspace):
+    m = TrainingMonitor(Job(picture=1, hidden=8, epochs=6, root=workspace), snapshot_every=2)
+    m.start(wait=True)
+    assert m.path.is_file() and m.result.epochs >= 1
+    assert [s[0] for s in m.snapshots] == [1, 2, 4, 6] and m.slider.max == 3
+    m.slider.value = 0
+    assert m.output.value == m.snapshots[0][2] and "epoch 1" in m.status.value
+    assert "saved" not in m.status.value  # the slider took over the status line
+
+
+def test_stop_button_stops_training(workspace):
+    m = TrainingMonitor(Job(picture=1, hidden=8, epochs=100000, root=workspace), snapshot_every=1)
+    m.start()
+    while not m.snapshots:
+        pass
+    m.stop_button.click()
+    m.wait()
+    assert m.result.stopped == "stopped" and m.path.is_file() and m.result.epochs < 100000
+
+
+def test_monitor_reports_errors(workspace):
+    m = TrainingMonitor(Job(picture=1, hidden=8, epochs=2, resume=True, root=workspace))
+    m.start(wait=True)
+    assert m.error is not None and "error" in m.status.value
