@@ -4,7 +4,7 @@
 (b) morphlib (vectorized numpy minibatches, Adam), with numpy's threads and with one BLAS thread,
 (c) the same net in PyTorch on the CPU, one thread.
 
-Each runs for the same wall time; printed: pixels/s, seconds per epoch, PSNR reached. Also: render time.
+Each runs for the same wall time; printed: pixels/s, seconds per epoch, PSNR reached. Render times: bench/render.py.
 Needs bench/requirements.txt (torch==2.13.0, threadpoolctl).  Usage: python -m bench.fit [--seconds 20]
 """
 import argparse
@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from morphlib.encoding import encode
 from morphlib.images import grid
-from morphlib.mlp import fit_error, init_net, render, train
+from morphlib.mlp import fit_error, init_net, train
 from morphlib.samples import photo
 
 H, BATCH, LR = 100, 1024, 0.01
@@ -80,16 +80,6 @@ def torch_fit(img, seconds):
     return epochs * len(X) / elapsed, elapsed / epochs, 10 * np.log10(1 / mse)
 
 
-def render_times(sizes=(256, 512, 1024), repeat=3):
-    net = init_net(H, seed=0)
-    render(net, 64)
-    for s in sizes:
-        start = time.perf_counter()
-        for _ in range(repeat):
-            render(net, s)
-        yield s, (time.perf_counter() - start) / repeat
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="wall time per contender")
@@ -108,9 +98,6 @@ def main():
     print(f"\nmorphlib / book loop, pixels/s: {b_pps / a_pps:.1f}x (target >= 15x)")
     print(f"morphlib s/epoch / PyTorch s/epoch: {b_spe / c_spe:.2f} (1 BLAS thread: {b1_spe / c_spe:.2f}; "
           "target <= 1.2)")
-    print("\nrender, H=100:")
-    for s, t in render_times():
-        print(f"  {s}x{s}: {t:.3f} s/frame")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ import sys
 
 from .errors import MorphError
 
+DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
+
 
 def _learn(a):
     from tqdm import tqdm
@@ -32,6 +34,48 @@ def _learn(a):
     return 0
 
 
+def _transition(a):
+    from tqdm import tqdm
+
+    from .transition import write_transition
+
+    bar = tqdm(unit="frame", disable=a.quiet, delay=0.5)
+
+    def show(i, n):
+        bar.total = n
+        bar.update(1)
+
+    try:
+        out = write_transition(a.sequence, a.hidden, a.size, a.out, a.name, a.schedule, a.fps, a.gif, a.mp4,
+                               a.loop, a.pingpong, a.beyond, align=a.align, on_frame=show)
+    finally:
+        bar.close()
+    _report(out)
+    return 0
+
+
+def _report(out):
+    if out["removed_old"]:
+        print(f"removed {out['removed_old']} frames of an earlier run")
+    print(f"{len(out['frames'])} frames: {out['frames'][0].parent}/")
+    for kind in ("gif", "mp4"):
+        if kind in out:
+            print(f"{kind.upper()}: {out[kind]}")
+
+
+def _demo(a):
+    import time
+
+    from .transition import write_transition
+
+    start = time.perf_counter()
+    out = write_transition(DEMO_SEQUENCE, 100, a.size, a.out, "demo", "ease", a.fps, gif=True, mp4=a.mp4,
+                           loop=True, align=True)
+    _report(out)
+    print(f"done in {time.perf_counter() - start:.1f} s; open {out['gif']}")
+    return 0
+
+
 def _samples(a):
     from .samples import write_samples
 
@@ -49,8 +93,8 @@ def _parser():
     lp.add_argument("--hidden", "-H", type=int, default=100, help="hidden layer size H (default 100)")
     lp.add_argument("--epochs", type=int, default=200)
     lp.add_argument("--time", type=float, default=None, help="stop after this many seconds")
-    lp.add_argument("--encoding", choices=["plain", "fourier"], default="plain",
-                    help="plain: the seed's (x, y, 1); fourier: sharp pictures")
+    lp.add_argument("--encoding", choices=["fourier", "plain"], default="fourier",
+                    help="fourier (default): sharp pictures; plain: the seed article's net, inputs (x, y, 1)")
     lp.add_argument("--features", type=int, default=256, help="Fourier features (default 256)")
     lp.add_argument("--sigma", type=float, default=10.0, help="Fourier frequency scale (default 10)")
     lp.add_argument("--lr", type=float, default=None)
@@ -64,6 +108,30 @@ def _parser():
     lp.add_argument("--img-dir", default="img")
     lp.add_argument("--quiet", action="store_true")
     lp.set_defaults(run=_learn)
+
+    tp = sub.add_parser("transition", help="morph through a sequence of learned pictures into result/")
+    tp.add_argument("sequence", help='links from>to:steps, e.g. "1>2:40, 2>3:40, 3>1:40"')
+    tp.add_argument("--hidden", "-H", type=int, default=100, help="hidden size: weights come from W-<H>/")
+    tp.add_argument("--size", default="512", help="frame size: 512 or 640x360 (any size, bigger than learned)")
+    tp.add_argument("--schedule", choices=["linear", "smoothstep", "ease"], default="linear")
+    tp.add_argument("--fps", type=float, default=24)
+    tp.add_argument("--gif", action="store_true", help="also write <out>/<name>.gif (loops)")
+    tp.add_argument("--mp4", action="store_true", help="also write <out>/<name>.mp4 (H.264)")
+    tp.add_argument("--loop", action="store_true", help="close the chain back to its first picture")
+    tp.add_argument("--pingpong", action="store_true", help="play forward, then backward")
+    tp.add_argument("--beyond", type=float, default=0.0, help="carry on past the last net by this fraction")
+    tp.add_argument("--align", action="store_true", help="match hidden units first: smoother morphs")
+    tp.add_argument("--out", default="result")
+    tp.add_argument("--name", default="transition", help="frames go to <out>/<name>/, movies to <out>/<name>.*")
+    tp.add_argument("--quiet", action="store_true")
+    tp.set_defaults(run=_transition)
+
+    dp = sub.add_parser("demo", help="a looping transition GIF of the sample pictures from W-100/")
+    dp.add_argument("--size", default="256")
+    dp.add_argument("--fps", type=float, default=20)
+    dp.add_argument("--mp4", action="store_true")
+    dp.add_argument("--out", default="result")
+    dp.set_defaults(run=_demo)
 
     sp = sub.add_parser("samples", help="draw the sample pictures into img/")
     sp.add_argument("--img-dir", default="img")

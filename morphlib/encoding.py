@@ -23,14 +23,18 @@ def input_size(enc: dict) -> int:
 
 def encode(xy: np.ndarray, enc: dict) -> np.ndarray:
     """Net inputs for coordinates `xy` (N, 2) in [0, 1]."""
-    x, y = xy[:, :1], xy[:, 1:2]
-    one = np.ones_like(x)
+    if enc["kind"] != "fourier":
+        x, y, one = xy[:, :1], xy[:, 1:2], np.ones((len(xy), 1), np.float32)
     if enc["kind"] == "plain":
         return np.hstack([x, y, one])
     if enc["kind"] == "legacy":  # the original project's inputs: (row/h + 0.1, col/w + 0.1, 1)
         return np.hstack([y + 0.1, x + 0.1, one])
-    proj = (2 * np.pi) * (xy @ enc["B"])
-    return np.hstack([np.sin(proj), np.cos(proj)]).astype(np.float32)
+    proj = xy @ enc["B"]
+    proj *= np.float32(2 * np.pi)
+    out = np.empty((len(xy), 2 * enc["features"]), np.float32)
+    np.sin(proj, out=out[:, :enc["features"]])
+    np.cos(proj, out=out[:, enc["features"]:])
+    return out
 
 
 def same_encoding(a: dict, b: dict) -> bool:

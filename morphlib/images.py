@@ -89,7 +89,8 @@ class atomic_path:
     def __enter__(self) -> str:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                            suffix=f".tmp{self.path.suffix}")
         except OSError as e:
             raise MorphError(f"cannot write into {self.path.parent} ({e.strerror}): pick a folder you can write to") from None
         os.close(fd)

@@ -10,6 +10,7 @@ from .images import image_path, load_image, resize
 from .mlp import init_net, train
 from .weights import load_net, save_net, weights_file
 
+FOURIER_LR = 0.003  # Adam's rate for Fourier nets, by measurement (bench/quality.py); plain nets use 0.01
 MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
 
 
@@ -19,12 +20,12 @@ class Job:
 
     picture: object = 1  # a number in img/ or a path
     hidden: int = 100
-    encoding: str = "plain"  # plain (the seed's) | fourier (sharp)
+    encoding: str = "fourier"  # fourier (sharp, the default) | plain (the seed article's net)
     features: int = 256
     sigma: float = 10.0
     activation: str = None  # default: sigmoid for plain, relu for fourier
     epochs: int = 200
-    lr: float = None  # default: the optimizer's (Adam 0.01, SGD 0.5)
+    lr: float = None  # default: Adam 0.01 (plain) or 0.003 (fourier); SGD 0.5
     batch: int = 1024
     optimizer: str = "adam"
     backprop: str = "exact"
@@ -72,7 +73,8 @@ def learn(job: Job, stop=None, on_epoch=None, time_limit=None):
     """Train `job`'s picture and save the best weights (also when stopped or interrupted). Returns (result, path)."""
     target = job.target()
     net = job.start_net()
-    result = train(net, target, job.epochs, job.batch, job.lr, job.optimizer, job.backprop, job.seed,
+    lr = job.lr if job.lr is not None or job.optimizer != "adam" or job.encoding != "fourier" else FOURIER_LR
+    result = train(net, target, job.epochs, job.batch, lr, job.optimizer, job.backprop, job.seed,
                    time_limit=time_limit, stop=stop, on_epoch=on_epoch)
     path = job.out_path()
     if result.epochs == 0:

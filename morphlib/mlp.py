@@ -10,7 +10,7 @@ from .errors import MorphError
 from .images import check_size, grid
 
 LAYERS = (1, 2, 3)
-EXPLODED_DB = 5.0  # an epoch this far below the best means the learning rate is too high
+EXPLODED_DB, PATIENCE = 5.0, 5  # this many epochs in a row this far below the best: the learning rate is too high
 
 
 @dataclass
@@ -168,7 +168,7 @@ def train(net: Net, image: np.ndarray, epochs=100, batch=1024, lr=None, optimize
     opt = OPTIMIZERS[optimizer]() if lr is None else OPTIMIZERS[optimizer](lr)
     rng = np.random.default_rng(seed)
     best = TrainResult(net.copy(), psnr(float(np.mean((render(net, h, w) - image) ** 2))), 0)
-    history, start, epoch = [], time.perf_counter(), 0
+    history, start, epoch, bad = [], time.perf_counter(), 0, 0
     try:
         for epoch in range(1, int(epochs) + 1):
             sq = 0.0
@@ -179,7 +179,8 @@ def train(net: Net, image: np.ndarray, epochs=100, batch=1024, lr=None, optimize
                 sq += mse * len(idx)
                 opt.step(net.params, grads)
             score = psnr(sq / len(X))
-            if not (score > best.psnr - EXPLODED_DB and all(np.isfinite(v).all() for v in net.params.values())):
+            bad = bad + 1 if not score > best.psnr - EXPLODED_DB else 0
+            if bad >= PATIENCE or not all(np.isfinite(v).all() for v in net.params.values()):
                 return _ended(best, history, "diverged", f"the loss exploded at epoch {epoch} (PSNR {score:.1f} dB, "
                               f"best {best.psnr:.1f}): lower the learning rate (try {opt.lr / 10:g}); "
                               "the last good weights are kept")
@@ -215,20 +216,41 @@ def _render_layers(net: Net):
 
 
 def render(net: Net, height: int, width: int = None, chunk=4096) -> np.ndarray:
-    """The net's picture at any size: float32 (height, width, 3), in cache-sized chunks."""
+    """The net's picture at any size: float32 (height, width, 3), computed in cache-sized blocks of rows."""
     width = height if width is None else width
     w, h = check_size((width, height))
-    xy = grid(h, w)
-    out = np.empty((h * w, 3), np.float32)
-    layers = _render_layers(net)
-    for i in range(0, len(xy), chunk):
-        a = encode(xy[i:i + chunk], net.encoding)
-        for W, b, act in layers:
+    xs = (np.arange(w, dtype=np.float32) + 0.5) / w
+    ys = (np.arange(h, dtype=np.float32) + 0.5) / h
+    out = np.empty((h, w, 3), np.float32)
+    (W1, b1, act1), *rest = _render_layers(net)
+    rows = max(1, chunk // w)
+    for r in range(0, h, rows):
+        a = _first_layer(net.encoding, W1, xs, ys[r:r + rows])
+        a += b1
+        act1(a)
+        for W, b, act in rest:
             a = a @ W
             a += b
             act(a)
-        out[i:i + chunk] = a
-    return out.reshape(h, w, 3)
+        out[r:r + rows] = a.reshape(-1, w, 3)
+    return out
+
+
+def _first_layer(enc, W1, xs, ys):
+    """Inputs times W1 over the grid ys x xs, flattened row-major. Fourier features skip the per-pixel sin/cos:
+    sin(a + b) = sin a cos b + cos a sin b, so each row is its columns' features times a matrix of its own."""
+    if enc["kind"] != "fourier":  # inputs affine in (x, y): f(x, y) = f(x, 0) + f(0, y) - f(0, 0)
+        z = lambda x, y: encode(np.stack([x, y], axis=1), enc) @ W1  # noqa: E731
+        zero = np.zeros(1, np.float32)
+        cols, rows = z(xs, np.zeros_like(xs)), z(np.zeros_like(ys), ys) - z(zero, zero)
+        return (rows[:, None, :] + cols[None, :, :]).reshape(-1, W1.shape[1])
+    f, two_pi = enc["features"], np.float32(2 * np.pi)
+    a, b = two_pi * xs[:, None] * enc["B"][0], two_pi * ys[:, None] * enc["B"][1]
+    cols = np.hstack([np.sin(a), np.cos(a)])
+    sb, cb = np.sin(b)[:, :, None], np.cos(b)[:, :, None]
+    Ws, Wc = W1[:f], W1[f:]
+    per_row = np.concatenate([cb * Ws - sb * Wc, sb * Ws + cb * Wc], axis=1)
+    return (cols @ per_row).reshape(-1, W1.shape[1])
 
 
 def fit_error(net: Net, image: np.ndarray) -> float:

@@ -92,3 +92,69 @@ class TrainingMonitor:
         self.output.value = frame
         self.slider.description = f"epoch {epoch}"
         self.status.value = f"snapshot of epoch {epoch}: PSNR {score:.2f} dB"
+
+
+class TransitionScrubber:
+    """Two pictures' nets and a t slider: the morph renders live as you drag (t < 0 or > 1 extrapolates)."""
+
+    def __init__(self, hidden=100, a=None, b=None, size=192, root=".", align=False):
+        from .weights import weights_dir
+
+        names = sorted((p.stem for p in weights_dir(hidden, root).glob("*.npz")), key=_natural)
+        if len(names) < 2:
+            raise MorphError(f"need weights of two pictures in {weights_dir(hidden, root)}/: learn them first")
+        self.hidden, self.root, self.size, self._nets, self._pairs = hidden, root, size, {}, {}
+        self.a = W.Dropdown(options=names, value=str(a) if a is not None else names[0], description="from")
+        self.b = W.Dropdown(options=names, value=str(b) if b is not None else names[1], description="to")
+        self.t = W.FloatSlider(value=0.5, min=-0.5, max=1.5, step=0.01, description="t", continuous_update=True)
+        self.align = W.Checkbox(value=align, description="align hidden units")
+        self.image, self.status = _image(width=2 * size), W.HTML()
+        for w in (self.a, self.b, self.t, self.align):
+            w.observe(lambda _: self.update(), names="value")
+        self.box = W.VBox([W.HBox([self.a, self.b, self.align]), self.t, self.image, self.status])
+        self.update()
+
+    def _ipython_display_(self):
+        display(self.box)
+
+    def _net(self, name):
+        from .weights import load_numbered
+
+        if name not in self._nets:
+            self._nets[name] = load_numbered(name, self.hidden, self.root)
+        return self._nets[name]
+
+    def pair(self):
+        """(net A, net B), B aligned to A when the checkbox says so (cached)."""
+        from .align import align
+
+        key = (self.a.value, self.b.value, self.align.value)
+        if key not in self._pairs:
+            a, b = self._net(key[0]), self._net(key[1])
+            self._pairs[key] = a, align(a, b) if key[2] else b
+        return self._pairs[key]
+
+    def update(self):
+        from .transition import interpolate
+
+        try:
+            frame = render(interpolate(*self.pair(), self.t.value), self.size)
+        except MorphError as e:
+            self.status.value = f"<b>error:</b> {e}"
+            return
+        self.image.value = png_bytes(frame)
+        self.status.value = f"{self.a.value} &rarr; {self.b.value} at t = {self.t.value:.2f}"
+
+
+def _natural(name):
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+
+
+def progress(description="frames"):
+    """(widget, callback(i, n)) for functions that report progress as on_frame/on_step."""
+    bar = W.IntProgress(min=0, max=1, description=description)
+
+    def update(i, n):
+        bar.max, bar.value = n, i
+
+    return bar, update

@@ -22,7 +22,7 @@ def test_init_from_needs_matching_weights(workspace):
         Job(picture=2, hidden=12, init_from=1, root=workspace).start_net()
     learn(Job(picture=1, hidden=12, epochs=1, root=workspace))
     with pytest.raises(MorphError, match="same encoding"):
-        Job(picture=2, hidden=12, init_from=1, encoding="fourier", root=workspace).start_net()
+        Job(picture=2, hidden=12, init_from=1, encoding="plain", root=workspace).start_net()
     start = Job(picture=2, hidden=12, init_from=1, root=workspace).start_net()
     net, _ = load_net(workspace / "W-12" / "1.npz")
     np.testing.assert_array_equal(start.params["W2"], net.params["W2"])
@@ -41,3 +41,29 @@ def test_cli_learn_and_errors(workspace, monkeypatch, capsys):
     assert "no picture 9" in capsys.readouterr().err
     assert main(["learn", "missing.png"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_cli_transition_and_errors(tmp_path, monkeypatch, capsys):
+    from morphlib.mlp import init_net
+    from morphlib.weights import save_net, weights_file
+
+    monkeypatch.chdir(tmp_path)
+    for n in (1, 2):
+        save_net(init_net(5, seed=n), weights_file(n, 5, tmp_path))
+    assert main(["transition", "1>2:3", "-H", "5", "--size", "12x8", "--gif", "--loop", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "4 frames" in out and (tmp_path / "result" / "transition.gif").is_file()
+    assert main(["transition", "1>3:3", "-H", "5"]) == 2
+    assert "picture 3 has no weights" in capsys.readouterr().err
+    assert main(["transition", "1>2:3", "-H", "5", "--size", "0"]) == 2
+    assert "positive" in capsys.readouterr().err
+    assert main(["transition", "1>2;3", "-H", "5"]) == 2
+    assert "^" in capsys.readouterr().err
+
+
+def test_demo_uses_shipped_weights(tmp_path, monkeypatch, capsys):
+    from conftest import REPO
+
+    monkeypatch.chdir(REPO)
+    assert main(["demo", "--size", "24", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "demo.gif").is_file() and "done in" in capsys.readouterr().out

@@ -34,4 +34,16 @@ def test_learn_notebook(workspace):
 
 
 def test_notebooks_are_listed():
-    assert {"learn.ipynb"} <= set(NOTEBOOKS) and all(Path(REPO / n).is_file() for n in NOTEBOOKS)
+    assert {"learn.ipynb", "transition.ipynb"} <= set(NOTEBOOKS)
+
+
+def test_transition_notebook(tmp_path):
+    from morphlib.mlp import init_net
+    from morphlib.weights import save_net, weights_file
+
+    for n in (1, 2, 3):
+        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
+    run_notebook("transition.ipynb", {"HIDDEN": 6, "SIZE": "32x24", "SEQUENCE": "1>2:3, 2>3:3", "PREVIEW": 16,
+                                      "ROOT": str(tmp_path), "OUT": str(tmp_path / "result")}, REPO)
+    assert len(list((tmp_path / "result" / "transition").glob("*.png"))) == 5
+    assert (tmp_path / "result" / "transition.gif").is_file() and (tmp_path / "result" / "transition.mp4").is_file()

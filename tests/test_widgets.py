@@ -1,4 +1,7 @@
+import numpy as np
+
 from morphlib.learn import Job
+from morphlib.mlp import render
 from morphlib.widgets import TrainingMonitor
 
 
@@ -26,3 +29,20 @@ def test_monitor_reports_errors(workspace):
     m = TrainingMonitor(Job(picture=1, hidden=8, epochs=2, resume=True, root=workspace))
     m.start(wait=True)
     assert m.error is not None and "error" in m.status.value
+
+
+def test_transition_scrubber_updates_on_drag(tmp_path):
+    from morphlib.mlp import init_net
+    from morphlib.weights import save_net, weights_file
+    from morphlib.widgets import TransitionScrubber
+
+    for n in (1, 2):
+        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
+    s = TransitionScrubber(6, size=16, root=tmp_path)
+    before = s.image.value
+    s.t.value = 1.3
+    assert s.image.value != before and "t = 1.30" in s.status.value
+    s.align.value = True
+    assert s.image.value != before and len(s._pairs) == 2
+    a, b = s.pair()
+    np.testing.assert_allclose(render(b, 8), render(s._net("2"), 8), atol=1e-5)  # aligned B: same picture
