@@ -76,6 +76,28 @@ def _demo(a):
     return 0
 
 
+def _hybrid(a):
+    from .hybrid import Blender, hybrid_fft, kernel_size_for, pyramid
+    from .images import load_image, resize, save_image
+
+    near, far = load_image(a.near), load_image(a.far)
+    if a.size:
+        k = a.size / max(near.shape[:2])
+        near = resize(near, (max(1, round(near.shape[1] * k)), max(1, round(near.shape[0] * k))))
+    kernel = a.kernel or kernel_size_for(a.sigma)
+    if a.method == "fft":
+        r = hybrid_fft(near, far, a.sigma, kernel_size=kernel, m_precise=a.m_precise, m_blurred=a.m_blurred)
+    else:
+        r = Blender(near, far, kernel, a.sigma, a.m_precise, a.m_blurred, a.optimizer, a.lr, a.start).run(a.steps)
+    if r.message:
+        print(r.message)
+    print(f"{save_image(a.output, r.image)}: loss {r.loss:.1f} (precise {r.loss_precise:.1f}, "
+          f"blurred {r.loss_blurred:.1f}) after {r.steps} steps, {r.seconds:.1f} s")
+    if a.pyramid:
+        print(f"from afar: {save_image(a.pyramid, pyramid(r.image))}")
+    return 0
+
+
 def _samples(a):
     from .samples import write_samples
 
@@ -132,6 +154,24 @@ def _parser():
     dp.add_argument("--mp4", action="store_true")
     dp.add_argument("--out", default="result")
     dp.set_defaults(run=_demo)
+
+    hp = sub.add_parser("hybrid", help="one picture: NEAR up close, FAR from afar (TensorFlow)")
+    hp.add_argument("near", help="picture seen up close")
+    hp.add_argument("far", help="picture seen from afar (cropped and resized to NEAR's size)")
+    hp.add_argument("-o", "--output", default="result/hybrid.png")
+    hp.add_argument("--m-precise", type=float, default=0.1, help="weight of 'equals NEAR' (default 0.1)")
+    hp.add_argument("--m-blurred", type=float, default=1.0, help="weight of 'blurred equals blurred FAR'")
+    hp.add_argument("--sigma", type=float, default=3.0, help="blur radius in pixels (default 3)")
+    hp.add_argument("--kernel", type=int, default=None, help="blur taps (default: 2*round(2.5*sigma)+1)")
+    hp.add_argument("--steps", type=int, default=200)
+    hp.add_argument("--size", type=int, default=None, help="resize NEAR's longer side to this first")
+    hp.add_argument("--method", choices=["tape", "fft"], default="tape",
+                    help="tape: optimize with GradientTape; fft: the quick Fourier baseline")
+    hp.add_argument("--optimizer", choices=["adam", "gd"], default="adam", help="gd: the article's (lr 0.3)")
+    hp.add_argument("--lr", type=float, default=None)
+    hp.add_argument("--start", choices=["fft", "grey", "near", "far"], default="fft")
+    hp.add_argument("--pyramid", default=None, metavar="PNG", help="also save the picture at 1, 1/2, 1/4, 1/8")
+    hp.set_defaults(run=_hybrid)
 
     sp = sub.add_parser("samples", help="draw the sample pictures into img/")
     sp.add_argument("--img-dir", default="img")

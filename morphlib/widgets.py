@@ -158,3 +158,59 @@ def progress(description="frames"):
         bar.max, bar.value = n, i
 
     return bar, update
+
+
+class HybridTuner:
+    """Sliders for m_precise, m_blurred, sigma and steps over a live preview that re-optimizes from where it was
+    (warm start); a 'view from afar' pyramid; Save renders the full-size picture with the same settings."""
+
+    def __init__(self, near, far, m_precise=0.1, m_blurred=1.0, sigma=3.0, steps=30, preview=192, out=None):
+        from .hybrid import Blender, kernel_size_for, match
+        from .images import resize
+
+        far, self.message = match(near, far)
+        self.near, self.far, self.out = near, far, out
+        h, w = near.shape[:2]
+        self.scale = min(1.0, preview / max(h, w))
+        small = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
+        self.m_precise = W.FloatLogSlider(value=m_precise, base=10, min=-3, max=1, step=0.1, description="m_precise")
+        self.m_blurred = W.FloatLogSlider(value=m_blurred, base=10, min=-2, max=1, step=0.1, description="m_blurred")
+        self.sigma = W.FloatSlider(value=sigma, min=0.5, max=12, step=0.5, description="sigma")
+        self.steps = W.IntSlider(value=steps, min=5, max=300, step=5, description="steps")
+        self.blender = Blender(resize(near, small), resize(far, small), kernel_size_for(self.sigma.max * self.scale),
+                               sigma * self.scale, m_precise, m_blurred)
+        self.preview, self.afar, self.status = _image(width=small[0]), _image(width=small[0]), W.HTML(self.message)
+        self.save_button = W.Button(description="Save full size", icon="save")
+        self.save_button.on_click(lambda _: self.save())
+        for s in (self.m_precise, self.m_blurred, self.sigma, self.steps):
+            s.observe(lambda _: self.update(), names="value")
+        self.box = W.VBox([W.HBox([self.m_precise, self.m_blurred]), W.HBox([self.sigma, self.steps]),
+                           W.HBox([self.preview, self.afar]), W.HBox([self.save_button, self.status])])
+        self.update()
+
+    def _ipython_display_(self):
+        display(self.box)
+
+    def update(self):
+        from .hybrid import pyramid
+
+        self.blender.set(self.m_precise.value, self.m_blurred.value, self.sigma.value * self.scale)
+        r = self.blender.run(self.steps.value)
+        self.preview.value = png_bytes(r.image)
+        self.afar.value = png_bytes(pyramid(r.image)[:, r.image.shape[1] + 4:])
+        self.afar.width = self.afar.height = None
+        self.status.value = (f"loss {r.loss:.1f} (precise {r.loss_precise:.1f}, blurred {r.loss_blurred:.1f}) "
+                             f"after {r.steps} steps, {r.seconds:.2f} s")
+        return r
+
+    def save(self, path=None, steps=200):
+        """Optimize the full-size picture with the sliders' settings and write it (default: `out`)."""
+        from .hybrid import Blender, kernel_size_for
+        from .images import save_image
+
+        sigma = self.sigma.value
+        r = Blender(self.near, self.far, kernel_size_for(sigma), sigma, self.m_precise.value,
+                    self.m_blurred.value).run(steps)
+        path = save_image(path or self.out or "result/hybrid.png", r.image)
+        self.status.value = f"saved {path} ({r.image.shape[1]}x{r.image.shape[0]}, loss {r.loss:.1f})"
+        return r, path

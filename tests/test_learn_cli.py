@@ -67,3 +67,30 @@ def test_demo_uses_shipped_weights(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(REPO)
     assert main(["demo", "--size", "24", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "demo.gif").is_file() and "done in" in capsys.readouterr().out
+
+
+def test_cli_hybrid(tmp_path, capsys):
+    from conftest import REPO
+
+    out = tmp_path / "h.png"
+    args = ["hybrid", str(REPO / "img/4.png"), str(REPO / "img/3.png"), "-o", str(out), "--size", "32",
+            "--steps", "4", "--pyramid", str(tmp_path / "p.png")]
+    assert main(args) == 0
+    assert out.is_file() and (tmp_path / "p.png").is_file() and "after 4 steps" in capsys.readouterr().out
+    assert main(args[:5] + ["--method", "fft", "--size", "32"]) == 0
+    assert main(["hybrid", "nope.png", str(REPO / "img/3.png")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_learning_and_rendering_never_import_tensorflow(workspace):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = ("import sys; from morphlib.cli import main; from morphlib.widgets import TrainingMonitor; "
+            "assert main(['learn', '1', '-H', '6', '--epochs', '1', '--quiet']) == 0; "
+            "assert main(['transition', '1>1:2', '-H', '6', '--size', '8', '--quiet']) == 0; "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'")
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-c", code], cwd=workspace, env=env, check=True)

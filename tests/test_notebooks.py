@@ -34,7 +34,7 @@ def test_learn_notebook(workspace):
 
 
 def test_notebooks_are_listed():
-    assert {"learn.ipynb", "transition.ipynb"} <= set(NOTEBOOKS)
+    assert set(NOTEBOOKS) == {"learn.ipynb", "transition.ipynb", "two_images.ipynb"}
 
 
 def test_transition_notebook(tmp_path):
@@ -47,3 +47,8 @@ def test_transition_notebook(tmp_path):
                                       "ROOT": str(tmp_path), "OUT": str(tmp_path / "result")}, REPO)
     assert len(list((tmp_path / "result" / "transition").glob("*.png"))) == 5
     assert (tmp_path / "result" / "transition.gif").is_file() and (tmp_path / "result" / "transition.mp4").is_file()
+
+
+def test_two_images_notebook(tmp_path):
+    run_notebook("two_images.ipynb", {"SIZE": 48, "STEPS": 5, "PREVIEW": 24, "OUT": str(tmp_path / "h.png")}, REPO)
+    assert (tmp_path / "h.png").is_file()

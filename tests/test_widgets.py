@@ -46,3 +46,19 @@ def test_transition_scrubber_updates_on_drag(tmp_path):
     assert s.image.value != before and len(s._pairs) == 2
     a, b = s.pair()
     np.testing.assert_allclose(render(b, 8), render(s._net("2"), 8), atol=1e-5)  # aligned B: same picture
+
+
+def test_hybrid_tuner_live_preview_and_save(tmp_path):
+    from morphlib.widgets import HybridTuner
+
+    rng = np.random.default_rng(0)
+    near, far = rng.random((40, 30, 3)).astype(np.float32), rng.random((20, 20, 3)).astype(np.float32)
+    t = HybridTuner(near, far, steps=5, preview=20, out=tmp_path / "h.png")
+    assert "centre-cropped" in t.message and t.blender.steps == 5
+    before = t.preview.value
+    t.m_blurred.value = 5.0
+    assert t.preview.value != before and t.blender.steps == 10 and "after 10 steps" in t.status.value
+    t.sigma.value = 6.0
+    assert t.blender.steps == 15
+    report, path = t.save(steps=3)
+    assert path.is_file() and report.image.shape == near.shape and "saved" in t.status.value

@@ -1,0 +1,233 @@
+"""Hybrid images: one picture that is A up close and B from afar. The only module that imports TensorFlow.
+
+The picture is sigmoid(free variables); TensorFlow's GradientTape minimizes
+    m_precise * sum((x - A)^2) + m_blurred * sum((blur(x^2.2)^(1/2.2) - blur(B^2.2)^(1/2.2))^2),
+blur being a separable depthwise Gaussian in linear light. A Fourier low-pass + high-pass blend is the baseline."""
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import MorphError
+from .images import resize
+
+GAMMA = 2.2
+DEFAULT_LR = {"adam": 0.1, "gd": 0.3}
+
+
+def kernel_size_for(sigma: float) -> int:
+    """Taps that hold the Gaussian out to 2.5 sigma on each side (15 for the article's sigma 3)."""
+    return 2 * max(1, round(2.5 * sigma)) + 1
+
+
+def gauss_kernel(size: int, sigma: float) -> np.ndarray:
+    """1-D Gaussian of `size` taps centred at (size - 1) // 2, summing to 1 (the article's kernel)."""
+    if int(size) < 1 or not sigma > 0:
+        raise MorphError(f"blur kernel size {size} and sigma {sigma} must be positive")
+    x = np.arange(int(size)) - (int(size) - 1) // 2
+    k = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    return k / k.sum()
+
+
+def match(near: np.ndarray, far: np.ndarray):
+    """`far` centre-cropped to `near`'s aspect and resized to its size; returns (far, message or '')."""
+    (h, w), (fh, fw) = near.shape[:2], far.shape[:2]
+    if (h, w) == (fh, fw):
+        return far, ""
+    if fh * w > h * fw:  # far is taller: crop rows
+        ch, cw = max(1, round(fw * h / w)), fw
+    else:
+        ch, cw = fh, max(1, round(fh * w / h))
+    top, left = (fh - ch) // 2, (fw - cw) // 2
+    how = "resized" if (ch, cw) == (fh, fw) else "centre-cropped and resized"
+    out = resize(far[top:top + ch, left:left + cw], (w, h))
+    return out, f"the far picture ({fw}x{fh}) was {how} to the near one's {w}x{h}"
+
+
+@dataclass
+class Report:
+    """The picture (H, W, 3) in [0, 1], its loss and the two parts, and the history per reported step."""
+
+    image: np.ndarray
+    loss: float
+    loss_precise: float
+    loss_blurred: float
+    steps: int
+    seconds: float = 0.0
+    history: list = field(default_factory=list)  # (step, loss, precise, blurred)
+    message: str = ""
+
+
+def _logit(x):
+    x = np.clip(x, 1e-4, 1 - 1e-4)
+    return np.log(x / (1 - x))
+
+
+class Blender:
+    """A hybrid picture being optimized. `start`: "fft" (the Fourier baseline's picture: fewest steps),
+    "grey" (the article's), "near", "far" or an (H, W, 3) array.
+
+    optimizer="gd" with lr=0.3 is the article's plain gradient descent; "adam" (default) converges faster."""
+
+    def __init__(self, near, far, kernel_size=15, sigma=3.0, m_precise=0.1, m_blurred=1.0, optimizer="adam",
+                 lr=None, start="fft"):
+        tf = _tensorflow()
+        self.tf = tf
+        near, far = _rgb(near, "near"), _rgb(far, "far")
+        far, self.message = match(near, far)
+        if optimizer not in DEFAULT_LR:
+            raise MorphError(f"unknown optimizer {optimizer!r}: use adam or gd")
+        self.optimizer, self.kernel_size = optimizer, int(kernel_size)
+        self.lr = tf.Variable(DEFAULT_LR[optimizer] if lr is None else lr, dtype=tf.float32)
+        self.m = tf.Variable([m_precise, m_blurred], dtype=tf.float32)
+        self.near = tf.constant(near[None])
+        self.far = tf.constant(far[None])
+        self.kernel = tf.Variable(gauss_kernel(kernel_size, sigma).astype(np.float32))
+        self.far_blurred = tf.Variable(self.blur(self.far))
+        init = _start(start, near, far, sigma)
+        if init is None or init.shape != near.shape:
+            raise MorphError(f"start must be fft, grey, near, far or an array of shape {near.shape}")
+        self.var = tf.Variable(_logit(init)[None].astype(np.float32))
+        self.m1, self.m2, self.t = tf.Variable(tf.zeros_like(self.var)), tf.Variable(tf.zeros_like(self.var)), \
+            tf.Variable(0.0)
+        self.steps = 0
+        self._step = tf.function(self._adam_step if optimizer == "adam" else self._gd_step)
+        self._losses = tf.function(self._loss_parts)
+
+    def blur(self, x):
+        """Gaussian blur in linear light: blur(x^2.2)^(1/2.2), separable depthwise, zero padding ('SAME')."""
+        tf = self.tf
+        k = tf.tile(self.kernel[:, None, None, None], [1, 1, 3, 1])
+        lin = tf.pow(x, GAMMA)
+        lin = tf.nn.depthwise_conv2d(lin, tf.transpose(k, [1, 0, 2, 3]), [1, 1, 1, 1], "SAME")
+        lin = tf.nn.depthwise_conv2d(lin, k, [1, 1, 1, 1], "SAME")
+        return tf.pow(lin, 1.0 / GAMMA)
+
+    def _loss_parts(self):
+        tf = self.tf
+        x = tf.sigmoid(self.var)
+        precise = tf.reduce_sum(tf.square(x - self.near))
+        blurred = tf.reduce_sum(tf.square(self.blur(x) - self.far_blurred))
+        return self.m[0] * precise + self.m[1] * blurred, precise, blurred
+
+    def _gradient(self):
+        with self.tf.GradientTape() as tape:
+            loss, precise, blurred = self._loss_parts()
+        return tape.gradient(loss, self.var), loss, precise, blurred
+
+    def _gd_step(self):
+        g, *parts = self._gradient()
+        self.var.assign_sub(self.lr * g)
+        return parts
+
+    def _adam_step(self, b1=0.9, b2=0.999, eps=1e-8):
+        g, *parts = self._gradient()
+        self.t.assign_add(1.0)
+        self.m1.assign(b1 * self.m1 + (1 - b1) * g)
+        self.m2.assign(b2 * self.m2 + (1 - b2) * g * g)
+        rate = self.lr * self.tf.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        self.var.assign_sub(rate * self.m1 / (self.tf.sqrt(self.m2) + eps))
+        return parts
+
+    def set(self, m_precise=None, m_blurred=None, sigma=None):
+        """Change the loss weights or the blur; the picture keeps its state (a warm start)."""
+        if m_precise is not None or m_blurred is not None:
+            old = self.m.numpy()
+            self.m.assign([old[0] if m_precise is None else m_precise, old[1] if m_blurred is None else m_blurred])
+        if sigma is not None:
+            self.kernel.assign(gauss_kernel(self.kernel_size, sigma).astype(np.float32))
+            self.far_blurred.assign(self.blur(self.far))
+
+    def run(self, steps=200, on_step=None, every=10) -> Report:
+        """Optimize `steps` more steps; on_step(i, steps, report) every `every` steps. Returns the report after."""
+        start, history = time.perf_counter(), []
+        for i in range(1, int(steps) + 1):
+            parts = self._step()
+            self.steps += 1
+            if i % every == 0 or i == steps:
+                history.append((self.steps, *(float(p) for p in parts)))
+                if on_step:
+                    on_step(i, steps, history[-1])
+        report = self.report()
+        report.seconds, report.history = time.perf_counter() - start, history
+        return report
+
+    def report(self) -> Report:
+        loss, precise, blurred = (float(v) for v in self._losses())
+        return Report(self.image(), loss, precise, blurred, self.steps, message=self.message)
+
+    def image(self) -> np.ndarray:
+        return self.tf.sigmoid(self.var)[0].numpy()
+
+
+def pyramid(img: np.ndarray, levels=4, gap=4) -> np.ndarray:
+    """The picture at full, 1/2, 1/4, ... size side by side on white, bottoms aligned: how it looks from afar."""
+    h, w = img.shape[:2]
+    tiles = [img] + [resize(img, (max(1, w >> k), max(1, h >> k))) for k in range(1, levels)]
+    out = np.ones((h, sum(t.shape[1] for t in tiles) + gap * (levels - 1), 3), np.float32)
+    x = 0
+    for t in tiles:
+        out[h - t.shape[0]:, x:x + t.shape[1]] = t
+        x += t.shape[1] + gap
+    return out
+
+
+def _tensorflow():
+    """TensorFlow, imported on first use only (learning and rendering never pay its start-up)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf
+
+
+def _start(start, near, far, sigma):
+    if not isinstance(start, str):
+        return np.asarray(start, np.float32)
+    if start == "fft":
+        return hybrid_fft(near, far, sigma, with_loss=False).image
+    return {"grey": np.full_like(near, 0.5), "near": near, "far": far}.get(start)
+
+
+def _rgb(img, name):
+    img = np.asarray(img, np.float32)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] not in (3, 4) or min(img.shape[:2]) < 1:
+        raise MorphError(f"the {name} picture must be H x W x 3 (got shape {img.shape}); load it with load_image")
+    if img.shape[2] == 4:
+        img = img[..., :3] * img[..., 3:] + (1 - img[..., 3:])  # alpha on white
+    return np.ascontiguousarray(img)
+
+
+def hybrid(near, far, steps=200, **kw) -> Report:
+    """Optimize a hybrid picture from scratch; see Blender for the settings."""
+    return Blender(near, far, **kw).run(steps)
+
+
+def loss_parts(img, near, far, kernel_size=15, sigma=3.0, m_precise=0.1, m_blurred=1.0):
+    """(loss, precise, blurred) of a picture, in numpy: to compare pictures made by any method."""
+    from scipy.ndimage import convolve1d
+
+    k = gauss_kernel(kernel_size, sigma)
+    blur = lambda x: convolve1d(convolve1d(x.astype(np.float64) ** GAMMA, k, 0, mode="constant"),  # noqa: E731
+                                k, 1, mode="constant") ** (1 / GAMMA)
+    precise = float(np.sum((img.astype(np.float64) - near) ** 2))
+    blurred = float(np.sum((blur(img) - blur(far)) ** 2))
+    return m_precise * precise + m_blurred * blurred, precise, blurred
+
+
+def hybrid_fft(near, far, sigma=3.0, with_loss=True, **loss_kw) -> Report:
+    """Baseline: Gaussian low-pass of B plus high-pass of A, both in linear light (Oliva et al. 2006 style).
+
+    Its report carries the same loss as the optimized picture's (loss_kw: kernel_size, m_precise, m_blurred)."""
+    near, far = _rgb(near, "near"), _rgb(far, "far")
+    far, message = match(near, far)
+    h, w = near.shape[:2]
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]
+    low = np.exp(-2 * np.pi**2 * sigma**2 * (fx**2 + fy**2))[..., None]
+    spec = lambda x: np.fft.rfft2(x ** GAMMA, axes=(0, 1))  # noqa: E731
+    lin = np.fft.irfft2(low * spec(far) + (1 - low) * spec(near), s=(h, w), axes=(0, 1))
+    img = (np.clip(lin, 0, 1) ** (1 / GAMMA)).astype(np.float32)
+    losses = loss_parts(img, near, far, sigma=sigma, **loss_kw) if with_loss else (float("nan"),) * 3
+    return Report(img, *losses, steps=0, message=message)
