@@ -39,3 +39,4 @@ def align(a: Net, b: Net, max_rounds=50) -> Net:
             break
         p1, p2 = new1, new2
     return permute(b, p1, p2)
+

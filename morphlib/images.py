@@ -92,7 +92,8 @@ class atomic_path:
             fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
                                             suffix=f".tmp{self.path.suffix}")
         except OSError as e:
-            raise MorphError(f"cannot write into {self.path.parent} ({e.strerror}): pick a folder you can write to") from None
+            raise MorphError(f"cannot write into {self.path.parent} ({e.strerror}): "
+                             "pick a folder you can write to") from None
         os.close(fd)
         os.chmod(self.tmp, 0o644)
         return self.tmp

@@ -23,13 +23,14 @@ class Job:
     encoding: str = "fourier"  # fourier (sharp, the default) | plain (the seed article's net)
     features: int = 256
     sigma: float = 10.0
+    feature_seed: int = 0  # draws the Fourier frequencies: nets that morph together must share it
     activation: str = None  # default: sigmoid for plain, relu for fourier
     epochs: int = 200
     lr: float = None  # default: Adam 0.01 (plain) or 0.003 (fourier); SGD 0.5
     batch: int = 1024
     optimizer: str = "adam"
     backprop: str = "exact"
-    seed: int = 0
+    seed: int = 0  # initial weights and shuffling; the same seed for all pictures gives smoother morphs
     resume: bool = False  # continue from the picture's saved weights
     init_from: object = None  # start from another picture's weights ("pre-learned")
     max_side: int = MAX_SIDE
@@ -54,7 +55,7 @@ class Job:
         return img
 
     def start_net(self):
-        enc = make_encoding(self.encoding, self.features, self.sigma, self.seed)
+        enc = make_encoding(self.encoding, self.features, self.sigma, self.feature_seed)
         fresh = init_net(self.hidden, enc, self.activation, seed=self.seed)
         start = self.out_path() if self.resume else (
             weights_file(self.init_from, self.hidden, self.root) if self.init_from is not None else None)

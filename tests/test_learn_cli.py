@@ -50,7 +50,7 @@ def test_cli_transition_and_errors(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for n in (1, 2):
         save_net(init_net(5, seed=n), weights_file(n, 5, tmp_path))
-    assert main(["transition", "1>2:3", "-H", "5", "--size", "12x8", "--gif", "--loop", "--quiet"]) == 0
+    assert main(["transition", "1>2:3", "-H", "5", "--size", "12x8", "--gif", "--loop", "--align", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "4 frames" in out and (tmp_path / "result" / "transition.gif").is_file()
     assert main(["transition", "1>3:3", "-H", "5"]) == 2

@@ -1,11 +1,9 @@
 """Each notebook runs top to bottom on a fresh kernel with small parameters, and is stored without outputs."""
-from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from conftest import REPO
+from nbclient import NotebookClient
 
 NOTEBOOKS = sorted(p.name for p in REPO.glob("*.ipynb"))
 

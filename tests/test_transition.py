@@ -6,7 +6,7 @@ from morphlib.align import align, permute
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.mlp import init_net, render
-from morphlib.transition import (Link, frame_plan, interpolate, parse_sequence, parse_size, write_transition)
+from morphlib.transition import Link, frame_plan, interpolate, parse_sequence, parse_size, write_transition
 from morphlib.weights import save_net, weights_file
 
 
