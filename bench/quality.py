@@ -2,14 +2,14 @@
 
 1. PSNR reached in a fixed time (default 60 s, one BLAS thread) on the 256x256 photo img/4.png, per encoding:
    the seed's plain sigmoid net and Fourier features (the default).
-2. For 3 picture pairs of img/ (learned at 128 px, default 30 s a net, Fourier features): the smoothness of an
+2. For 3 picture pairs of img/ (learned at 128 px, default 20 s a net, per encoding): the smoothness of an
    11-frame transition A -> B (max and mean over steps of the RMS change between consecutive frames, over the RMS
    difference of the end frames; an ideal cross-fade scores 0.10) for nets
    - raw: trained apart, from different random starts;
    - aligned: the same nets, B's hidden units permuted to match A's (no retraining);
    - shared start: trained apart from the same random start (morphlib's default seed);
    - pre-learned: B trained starting from A's weights (--init-from).
-   Strips of every morph go to docs/quality-strips.png.  Usage: python -m bench.quality [--fit 60 --net 30]
+   Strips of every morph go to docs/quality-strips-<encoding>.png.  Usage: python -m bench.quality [--fit 60 --net 20]
 """
 import argparse
 import shutil
@@ -35,8 +35,9 @@ def psnr_in(seconds, encoding, root):
     return fit_error(result.net, job.target()), len(result.history)
 
 
-def net(root, picture, seconds, seed=0, init_from=None):
-    job = Job(picture=picture, epochs=10**9, seed=seed, init_from=init_from, max_side=128, root=root)
+def net(root, encoding, picture, seconds, seed=0, init_from=None):
+    job = Job(picture=picture, encoding=encoding, epochs=10**9, seed=seed, init_from=init_from, max_side=128,
+              root=root)
     return learn(job, time_limit=seconds)[0].net
 
 
@@ -44,10 +45,35 @@ def morph(a, b, steps=11):
     return list(frames(frame_plan(parse_sequence(f"a>b:{steps}")), {"a": a, "b": b}, 128))
 
 
+def morphs(root, encoding, seconds):
+    rows, tiles = [], []
+    for pa, pb in PAIRS:
+        A = net(root, encoding, pa, seconds, seed=pa)
+        B = net(root, encoding, pb, seconds, seed=pb)
+        A0 = net(root, encoding, pa, seconds, seed=0)
+        kinds = {"raw": (A, B), "aligned": (A, align(A, B)),
+                 "shared start": (A0, net(root, encoding, pb, seconds, seed=0)),
+                 "pre-learned": (A0, net(root, encoding, pb, seconds, init_from=pa))}
+        for kind, (x, y) in kinds.items():
+            fr = morph(x, y)
+            rows.append((f"{pa}>{pb}", kind, *smoothness(fr)))
+            tiles.append(strip(fr, 11, 64))
+    print(f"\nsmoothness of 11-frame morphs, {encoding} nets of {seconds:g} s at 128 px (ideal cross-fade 0.10):")
+    print(f"  {'pair':5s} {'kind':13s} {'max':>6s} {'mean':>6s}")
+    for pair, kind, mx, mean in rows:
+        print(f"  {pair:5s} {kind:13s} {mx:6.3f} {mean:6.3f}")
+    for kind in ("raw", "aligned", "shared start", "pre-learned"):
+        mine = [r for r in rows if r[1] == kind]
+        print(f"  all   {kind:13s} {max(r[2] for r in mine):6.3f} {np.mean([r[3] for r in mine]):6.3f}")
+    print("  target: aligned step-max <= 0.25")
+    path = save_image(REPO / "docs" / f"quality-strips-{encoding}.png", np.vstack(tiles))
+    print(f"  strips (rows: raw, aligned, shared start, pre-learned for each pair): {path}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit", type=float, default=60.0, help="seconds per encoding for the PSNR figure")
-    ap.add_argument("--net", type=float, default=30.0, help="seconds per net for the smoothness figures")
+    ap.add_argument("--net", type=float, default=20.0, help="seconds per net for the smoothness figures")
     a = ap.parse_args()
     root = Path(tempfile.mkdtemp())
     shutil.copytree(REPO / "img", root / "img")
@@ -58,28 +84,8 @@ def main():
         print(f"  {enc:8s} {db:6.2f} dB ({epochs} epochs)")
     print("  target: fourier >= 30 dB")
 
-    rows, tiles = [], []
-    for pa, pb in PAIRS:
-        A = net(root, pa, a.net, seed=pa)
-        B = net(root, pb, a.net, seed=pb)
-        kinds = {"raw": (A, B), "aligned": (A, align(A, B))}
-        A0 = net(root, pa, a.net, seed=0)
-        kinds["shared start"] = (A0, net(root, pb, a.net, seed=0))
-        kinds["pre-learned"] = (A0, net(root, pb, a.net, init_from=pa))
-        for kind, (x, y) in kinds.items():
-            fr = morph(x, y)
-            rows.append((f"{pa}>{pb}", kind, *smoothness(fr)))
-            tiles.append(strip(fr, 11, 64))
-    print(f"\nsmoothness of 11-frame morphs (nets of {a.net:g} s at 128 px; ideal cross-fade 0.10):")
-    print(f"  {'pair':5s} {'kind':13s} {'max':>6s} {'mean':>6s}")
-    for pair, kind, mx, mean in rows:
-        print(f"  {pair:5s} {kind:13s} {mx:6.3f} {mean:6.3f}")
-    for kind in ("raw", "aligned", "shared start", "pre-learned"):
-        mx = [r[2] for r in rows if r[1] == kind]
-        print(f"  all   {kind:13s} {max(mx):6.3f} {np.mean([r[3] for r in rows if r[1] == kind]):6.3f}")
-    print("  target: aligned step-max <= 0.25")
-    path = save_image(REPO / "docs" / "quality-strips.png", np.vstack(tiles))
-    print(f"\nstrips (rows: raw, aligned, shared start, pre-learned for each pair): {path}")
+    for encoding in ("fourier", "plain"):
+        morphs(root, encoding, a.net)
     shutil.rmtree(root)
 
 

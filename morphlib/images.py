@@ -3,6 +3,7 @@ import io
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +23,17 @@ def load_image(path, size=None) -> np.ndarray:
     if not path.is_file():
         raise MorphError(f"picture {path} not found: check the name, or put it there")
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # the size is checked here, with a clearer message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             if im.width * im.height > MAX_PIXELS:
                 raise MorphError(f"{path} is {im.width}x{im.height}: too big to learn; shrink it first")
             im = ImageOps.exif_transpose(im)
             rgb = _to_rgb(im)
-    except MorphError:
-        raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:
+        raise MorphError(f"{path} is too big to open safely ({e}); shrink it first") from None
+    except (OSError, ValueError, SyntaxError) as e:
         raise MorphError(f"{path} is not a readable picture ({e}); save it again as PNG or JPEG") from None
     if size is not None:
         rgb = resize(rgb, size)

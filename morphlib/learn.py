@@ -1,4 +1,5 @@
 """Learning one picture into W-<H>/<n>.npz: the step the notebook, the widget and the CLI share."""
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,12 @@ class Job:
     def out_path(self) -> Path:
         return weights_file(self.name(), self.hidden, self.root)
 
+    def learning_rate(self):
+        """The chosen rate, else Adam's default for the encoding (None: the optimizer's own)."""
+        if self.lr is None and self.optimizer == "adam" and self.encoding == "fourier":
+            return FOURIER_LR
+        return self.lr
+
     def source(self) -> Path:
         return image_path(self.picture, Path(self.root) / self.img_dir)
 
@@ -74,12 +81,14 @@ def learn(job: Job, stop=None, on_epoch=None, time_limit=None):
     """Train `job`'s picture and save the best weights (also when stopped or interrupted). Returns (result, path)."""
     target = job.target()
     net = job.start_net()
-    lr = job.lr if job.lr is not None or job.optimizer != "adam" or job.encoding != "fourier" else FOURIER_LR
-    result = train(net, target, job.epochs, job.batch, lr, job.optimizer, job.backprop, job.seed,
+    result = train(net, target, job.epochs, job.batch, job.learning_rate(), job.optimizer, job.backprop, job.seed,
                    time_limit=time_limit, stop=stop, on_epoch=on_epoch)
     path = job.out_path()
     if result.epochs == 0:
         return result, None
+    if path.is_file() and not job.resume:  # never lose a trained net: keep the one this replaces
+        shutil.copy2(path, path.with_name(path.name + ".bak"))
+        result.message += f" The previous weights are kept in {path.name}.bak.".lstrip()
     save_net(result.net, path, backprop=job.backprop, optimizer=job.optimizer, epochs=result.epochs,
              psnr=round(result.psnr, 3), source=str(job.source()),
              image_size=list(target.shape[:2]), init_from=job.init_from, resumed=job.resume)

@@ -225,9 +225,7 @@ def render(net: Net, height: int, width: int = None, chunk=4096) -> np.ndarray:
     (W1, b1, act1), *rest = _render_layers(net)
     rows = max(1, chunk // w)
     for r in range(0, h, rows):
-        a = _first_layer(net.encoding, W1, xs, ys[r:r + rows])
-        a += b1
-        act1(a)
+        a = act1(_first_layer(net.encoding, W1, b1, xs, ys[r:r + rows]))
         for W, b, act in rest:
             a = a @ W
             a += b
@@ -236,13 +234,14 @@ def render(net: Net, height: int, width: int = None, chunk=4096) -> np.ndarray:
     return out
 
 
-def _first_layer(enc, W1, xs, ys):
-    """Inputs times W1 over the grid ys x xs, flattened row-major. Fourier features skip the per-pixel sin/cos:
-    sin(a + b) = sin a cos b + cos a sin b, so each row is its columns' features times a matrix of its own."""
+def _first_layer(enc, W1, b1, xs, ys):
+    """Inputs times W1 plus b1 over the grid ys x xs, flattened row-major, without a pass per pixel for what
+    rows or columns share. Fourier features skip the per-pixel sin/cos: sin(a + b) = sin a cos b + cos a sin b,
+    so each row is its columns' features times a matrix of its own."""
     if enc["kind"] != "fourier":  # inputs affine in (x, y): f(x, y) = f(x, 0) + f(0, y) - f(0, 0)
         z = lambda x, y: encode(np.stack([x, y], axis=1), enc) @ W1  # noqa: E731
         zero = np.zeros(1, np.float32)
-        cols, rows = z(xs, np.zeros_like(xs)), z(np.zeros_like(ys), ys) - z(zero, zero)
+        cols, rows = z(xs, np.zeros_like(xs)), z(np.zeros_like(ys), ys) - z(zero, zero) + b1
         return (rows[:, None, :] + cols[None, :, :]).reshape(-1, W1.shape[1])
     f, two_pi = enc["features"], np.float32(2 * np.pi)
     a, b = two_pi * xs[:, None] * enc["B"][0], two_pi * ys[:, None] * enc["B"][1]
@@ -250,7 +249,9 @@ def _first_layer(enc, W1, xs, ys):
     sb, cb = np.sin(b)[:, :, None], np.cos(b)[:, :, None]
     Ws, Wc = W1[:f], W1[f:]
     per_row = np.concatenate([cb * Ws - sb * Wc, sb * Ws + cb * Wc], axis=1)
-    return (cols @ per_row).reshape(-1, W1.shape[1])
+    out = (cols @ per_row).reshape(-1, W1.shape[1])
+    out += b1
+    return out
 
 
 def fit_error(net: Net, image: np.ndarray) -> float:

@@ -1,4 +1,5 @@
 """ipywidgets front ends: watch and stop training, scrub epochs and transitions, tune hybrids. No math here."""
+import signal
 import threading
 import time
 
@@ -13,6 +14,26 @@ from .mlp import render
 
 def _image(rgb=None, width=256):
     return W.Image(value=png_bytes(rgb) if rgb is not None else b"", format="png", width=width)
+
+
+_TRAINING = set()  # monitors whose training runs now
+
+
+def _catch_interrupts():
+    """Make Ctrl-C / a kernel interrupt stop background training (and keep its best weights); when nothing
+    trains, interrupts pass on as before. Signal handlers can only be set from the main thread."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or getattr(previous, "morphlib", False):
+        return
+
+    def on_interrupt(signum, frame):
+        if not _TRAINING:
+            return (previous if callable(previous) else signal.default_int_handler)(signum, frame)
+        for monitor in list(_TRAINING):
+            monitor.stop()
+
+    on_interrupt.morphlib = True
+    signal.signal(signal.SIGINT, on_interrupt)
 
 
 class TrainingMonitor:
@@ -38,12 +59,14 @@ class TrainingMonitor:
         display(self.box)
 
     def start(self, wait=False):
-        """Start training in the background; wait=True blocks until it ends (Ctrl-C stops it and keeps the best)."""
+        """Start training in the background; wait=True blocks until it ends. The Stop button, Ctrl-C or a kernel
+        interrupt stop it after the current epoch, and the best weights are saved."""
+        _catch_interrupts()
+        _TRAINING.add(self)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         if wait:
             self.wait()
-        return self
 
     def stop(self):
         self.stop_event.set()
@@ -65,6 +88,8 @@ class TrainingMonitor:
             self.error = e
             self.status.value = f"<b>error:</b> {e}"
             return
+        finally:
+            _TRAINING.discard(self)
         r = self.result
         where = f"saved {self.path}" if self.path else "nothing saved"
         self.status.value = f"{r.stopped}: best PSNR {r.psnr:.2f} dB at epoch {r.epochs}; {where}. {r.message}"

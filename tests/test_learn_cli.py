@@ -14,7 +14,10 @@ def test_learn_saves_best_and_resumes(workspace):
     net, meta = load_net(path, 12)
     assert meta["epochs"] == 4 and meta["psnr"] == pytest.approx(result.psnr, abs=1e-3)
     again, _ = learn(Job(picture=2, hidden=12, epochs=3, resume=True, root=workspace))
-    assert again.psnr >= result.psnr - 1e-6
+    assert again.psnr >= result.psnr - 1e-6 and not (workspace / "W-12" / "2.npz.bak").exists()
+    before = path.read_bytes()
+    fresh, _ = learn(Job(picture=2, hidden=12, epochs=1, root=workspace))  # a fresh start keeps a backup
+    assert (workspace / "W-12" / "2.npz.bak").read_bytes() == before and "2.npz.bak" in fresh.message
 
 
 def test_init_from_needs_matching_weights(workspace):

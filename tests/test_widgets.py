@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from morphlib.learn import Job
 from morphlib.mlp import render
@@ -62,3 +63,18 @@ def test_hybrid_tuner_live_preview_and_save(tmp_path):
     assert t.blender.steps == 15
     report, path = t.save(steps=3)
     assert path.is_file() and report.image.shape == near.shape and "saved" in t.status.value
+
+
+def test_interrupt_stops_background_training_and_keeps_the_best(workspace):
+    import os
+    import signal
+
+    m = TrainingMonitor(Job(picture=1, hidden=8, epochs=100000, root=workspace), snapshot_every=1)
+    m.start()
+    while not m.snapshots:
+        pass
+    os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C or a kernel interrupt sends
+    m.wait()
+    assert m.result.stopped == "stopped" and m.path.is_file()
+    with pytest.raises(KeyboardInterrupt):  # nothing trains now: interrupts pass on
+        os.kill(os.getpid(), signal.SIGINT)
