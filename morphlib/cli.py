@@ -13,8 +13,9 @@ def _learn(a):
     from .learn import Job, learn
 
     job = Job(picture=a.picture, hidden=a.hidden, encoding=a.encoding, features=a.features, sigma=a.sigma,
-              epochs=a.epochs, lr=a.lr, batch=a.batch, optimizer=a.optimizer, backprop=a.backprop, seed=a.seed,
-              resume=a.resume, init_from=a.init_from, max_side=a.max_side, img_dir=a.img_dir)
+              activation=a.activation, epochs=a.epochs, lr=a.lr, batch=a.batch, optimizer=a.optimizer,
+              backprop=a.backprop, seed=a.seed, resume=a.resume, init_from=a.init_from, max_side=a.max_side,
+              img_dir=a.img_dir)
     bar = tqdm(total=a.epochs, unit="epoch", disable=a.quiet, delay=0.5)
 
     def show(epoch, score, net):
@@ -119,6 +120,8 @@ def _parser():
                     help="fourier (default): sharp pictures; plain: the seed article's net, inputs (x, y, 1)")
     lp.add_argument("--features", type=int, default=256, help="Fourier features (default 256)")
     lp.add_argument("--sigma", type=float, default=10.0, help="Fourier frequency scale (default 10)")
+    lp.add_argument("--activation", choices=["relu", "sigmoid"], default=None,
+                    help="hidden units (default: relu for fourier, sigmoid for plain)")
     lp.add_argument("--lr", type=float, default=None)
     lp.add_argument("--batch", type=int, default=1024)
     lp.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")

@@ -77,9 +77,10 @@ class Job:
         return net
 
 
-def learn(job: Job, stop=None, on_epoch=None, time_limit=None):
-    """Train `job`'s picture and save the best weights (also when stopped or interrupted). Returns (result, path)."""
-    target = job.target()
+def learn(job: Job, stop=None, on_epoch=None, time_limit=None, target=None):
+    """Train `job`'s picture (`target`, if already loaded) and save the best weights, also when stopped or
+    interrupted. Returns (result, path)."""
+    target = job.target() if target is None else target
     net = job.start_net()
     result = train(net, target, job.epochs, job.batch, job.learning_rate(), job.optimizer, job.backprop, job.seed,
                    time_limit=time_limit, stop=stop, on_epoch=on_epoch)

@@ -83,7 +83,7 @@ class TrainingMonitor:
 
     def _run(self):
         try:
-            self.result, self.path = learn(self.job, stop=self.stop_event, on_epoch=self._on_epoch)
+            self.result, self.path = learn(self.job, self.stop_event, self._on_epoch, target=self.target)
         except MorphError as e:
             self.error = e
             self.status.value = f"<b>error:</b> {e}"
