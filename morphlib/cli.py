@@ -108,7 +108,8 @@ def _samples(a):
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m morphlib", description=__doc__.split(":")[0])
+    p = argparse.ArgumentParser(prog="python -m morphlib", description="Pictures from tiny neural networks: learn "
+                                "pictures into nets, morph between the nets, blend two pictures into one.")
     sub = p.add_subparsers(dest="command", required=True)
 
     lp = sub.add_parser("learn", help="teach a net one picture; weights go to W-<H>/<n>.npz")

@@ -4,6 +4,7 @@ import threading
 import time
 
 import ipywidgets as W
+from IPython import get_ipython
 from IPython.display import display
 
 from .errors import MorphError
@@ -19,21 +20,33 @@ def _image(rgb=None, width=256):
 _TRAINING = set()  # monitors whose training runs now
 
 
-def _catch_interrupts():
-    """Make Ctrl-C / a kernel interrupt stop background training (and keep its best weights); when nothing
-    trains, interrupts pass on as before. Signal handlers can only be set from the main thread."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or getattr(previous, "morphlib", False):
-        return
-
+def _stopping(fallback):
+    """A SIGINT handler that stops background training, or else does what `fallback` did."""
     def on_interrupt(signum, frame):
-        if not _TRAINING:
-            return (previous if callable(previous) else signal.default_int_handler)(signum, frame)
-        for monitor in list(_TRAINING):
-            monitor.stop()
+        if _TRAINING:
+            for monitor in list(_TRAINING):
+                monitor.stop()
+        elif callable(fallback):
+            fallback(signum, frame)
+        elif fallback == signal.SIG_DFL:
+            signal.default_int_handler(signum, frame)
 
     on_interrupt.morphlib = True
-    signal.signal(signal.SIGINT, on_interrupt)
+    return on_interrupt
+
+
+def _catch_interrupts():
+    """Make Ctrl-C and a kernel interrupt stop background training (which keeps its best weights); when nothing
+    trains, interrupts do what they did before. Handlers can only be set from the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    current = signal.getsignal(signal.SIGINT)
+    if not getattr(current, "morphlib", False):
+        signal.signal(signal.SIGINT, _stopping(current))
+    kernel = getattr(get_ipython(), "kernel", None)
+    idle = getattr(kernel, "saved_sigint_handler", None)  # ipykernel puts this back after each cell
+    if idle is not None and not getattr(idle, "morphlib", False):
+        kernel.saved_sigint_handler = _stopping(idle)
 
 
 class TrainingMonitor:

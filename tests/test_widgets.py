@@ -78,3 +78,36 @@ def test_interrupt_stops_background_training_and_keeps_the_best(workspace):
     assert m.result.stopped == "stopped" and m.path.is_file()
     with pytest.raises(KeyboardInterrupt):  # nothing trains now: interrupts pass on
         os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_kernel_interrupt_stops_background_training(workspace):
+    """In Jupyter an interrupt arrives while the kernel is idle and training runs on its worker thread."""
+    import os
+    import time
+
+    from jupyter_client.manager import start_new_kernel
+
+    from conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(workspace), env=env)
+    out = []
+
+    def run(code):
+        reply = kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(m["content"].get("text")))
+        assert reply["content"]["status"] == "ok", reply["content"]
+
+    try:
+        run("from morphlib import Job\nfrom morphlib.widgets import TrainingMonitor\n"
+            "m = TrainingMonitor(Job(picture=1, hidden=8, epochs=10**6))\nm.start()")
+        run("import time\nwhile len(m.snapshots) < 2: time.sleep(0.05)")
+        km.interrupt_kernel()
+        time.sleep(1)
+        run("m.wait()\nprint(m.result.stopped, m.path.is_file())")
+        km.interrupt_kernel()  # nothing trains now: the idle kernel shrugs it off
+        time.sleep(0.5)
+        run("print('alive')")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert "stopped True\n" in out and "alive\n" in out
