@@ -12,6 +12,7 @@ import urllib.request
 
 import nbformat
 import pytest
+
 from conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"

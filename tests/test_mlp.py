@@ -2,8 +2,8 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import gradient_picture
 
+from conftest import gradient_picture
 from morphlib.encoding import encode, make_encoding
 from morphlib.errors import MorphError
 from morphlib.images import grid
