@@ -26,6 +26,12 @@ SMALL = {
 SLIDER = {"learn.ipynb": "snapshot", "transition.ipynb": "t", "two_images.ipynb": "m_precise"}
 
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # the test is skipped then
+    PlaywrightTimeout = TimeoutError
+
+
 def _browser_ready():
     try:
         import playwright.sync_api  # noqa: F401
@@ -113,12 +119,27 @@ def test_notebook_in_chromium(lab, browser, name):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(180_000)  # kernels start slowly on a busy 2-core machine
     try:
-        _run_all_and_drag(page, f"{lab}/lab/tree/{name}?reset", name)
+        _run_all_and_drag(page, f"{lab}/lab/workspaces/{name.removesuffix('.ipynb')}/tree/{name}", name)
     except Exception:
         page.screenshot(path=str(out / f"FAILED-{name.removesuffix('.ipynb')}.png"), full_page=True)
         raise
     page.screenshot(path=str(out / f"{name.removesuffix('.ipynb')}.png"), full_page=True)
     page.close()
+
+
+def _run_all(page, tries=4):
+    """Run > Run All Cells; a click that lands before the kernel is really connected runs nothing: try again."""
+    started = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+                     .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
+    for _ in range(tries):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(started, timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    pytest.fail("Run All Cells started no cell")
 
 
 def _run_all_and_drag(page, url, name):
@@ -127,8 +148,7 @@ def _run_all_and_drag(page, url, name):
     news = page.locator(".jp-toast-button", has_text="No")
     if news.count():
         news.first.click()
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    _run_all(page)
     page.wait_for_function("""() => {  // every code cell has run once each shows an execution count
         const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
         return prompts.length && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
