@@ -129,6 +129,7 @@ def write_transition(sequence, hidden=100, size=512, out="result", name="transit
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
     plan = frame_plan(links, schedule, loop, pingpong, beyond)
     nets = load_nets([n for link in links for n in (link.src, link.dst)], hidden, root)
+    parse_size(size)  # bad sizes fail before anything is removed
     if fps <= 0:
         raise MorphError(f"fps {fps} must be positive")
     folder = Path(out) / name

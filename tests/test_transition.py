@@ -81,6 +81,9 @@ def test_write_transition_frames_gif_mp4(nets_dir):
     assert r["mp4"].stat().st_size > 100 and r["mp4"].read_bytes()[4:8] == b"ftyp"
     again = write_transition("1>2:3", hidden=6, size=8, out=out, gif=False, root=nets_dir)
     assert again["removed_old"] == 6 and len(list((out / "transition").glob("*.png"))) == 3
+    with pytest.raises(MorphError, match="positive"):
+        write_transition("1>2:3", hidden=6, size="0x8", out=out, root=nets_dir)
+    assert len(list((out / "transition").glob("*.png"))) == 3  # a bad size removed nothing
 
 
 def test_clear_errors(nets_dir):
