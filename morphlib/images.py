@@ -110,12 +110,15 @@ class atomic_path:
         return False
 
 
+def centres(n: int) -> np.ndarray:
+    """Pixel-centre coordinates in [0, 1] of n pixels along one axis."""
+    return (np.arange(n, dtype=np.float32) + 0.5) / n
+
+
 def grid(height: int, width: int) -> np.ndarray:
     """Pixel-centre coordinates (x, y) in [0, 1], shape (height*width, 2), row-major."""
     w, h = check_size((width, height))
-    xs = (np.arange(w, dtype=np.float32) + 0.5) / w
-    ys = (np.arange(h, dtype=np.float32) + 0.5) / h
-    xx, yy = np.meshgrid(xs, ys)
+    xx, yy = np.meshgrid(centres(w), centres(h))
     return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .encoding import encode, input_size, make_encoding
 from .errors import MorphError
-from .images import check_size, grid
+from .images import centres, check_size, grid
 
 LAYERS = (1, 2, 3)
 EXPLODED_DB, PATIENCE = 5.0, 5  # this many epochs in a row this far below the best: the learning rate is too high
@@ -219,13 +219,13 @@ def render(net: Net, height: int, width: int = None, chunk=4096) -> np.ndarray:
     """The net's picture at any size: float32 (height, width, 3), computed in cache-sized blocks of rows."""
     width = height if width is None else width
     w, h = check_size((width, height))
-    xs = (np.arange(w, dtype=np.float32) + 0.5) / w
-    ys = (np.arange(h, dtype=np.float32) + 0.5) / h
+    ys = centres(h)
     out = np.empty((h, w, 3), np.float32)
     (W1, b1, act1), *rest = _render_layers(net)
+    first = _first_layer(net.encoding, W1, b1, centres(w))
     rows = max(1, chunk // w)
     for r in range(0, h, rows):
-        a = act1(_first_layer(net.encoding, W1, b1, xs, ys[r:r + rows]))
+        a = act1(first(ys[r:r + rows]))
         for W, b, act in rest:
             a = a @ W
             a += b
@@ -234,24 +234,32 @@ def render(net: Net, height: int, width: int = None, chunk=4096) -> np.ndarray:
     return out
 
 
-def _first_layer(enc, W1, b1, xs, ys):
-    """Inputs times W1 plus b1 over the grid ys x xs, flattened row-major, without a pass per pixel for what
-    rows or columns share. Fourier features skip the per-pixel sin/cos: sin(a + b) = sin a cos b + cos a sin b,
-    so each row is its columns' features times a matrix of its own."""
+def _first_layer(enc, W1, b1, xs):
+    """A function of row coordinates ys giving inputs times W1 plus b1 over the grid ys x xs, flattened
+    row-major; what the columns share is computed once. Fourier features skip the per-pixel sin/cos:
+    sin(a + b) = sin a cos b + cos a sin b, so each row is its columns' features times a matrix of its own."""
     if enc["kind"] != "fourier":  # inputs affine in (x, y): f(x, y) = f(x, 0) + f(0, y) - f(0, 0)
         z = lambda x, y: encode(np.stack([x, y], axis=1), enc) @ W1  # noqa: E731
         zero = np.zeros(1, np.float32)
-        cols, rows = z(xs, np.zeros_like(xs)), z(np.zeros_like(ys), ys) - z(zero, zero) + b1
-        return (rows[:, None, :] + cols[None, :, :]).reshape(-1, W1.shape[1])
+        cols, base = z(xs, np.zeros_like(xs)), b1 - z(zero, zero)
+
+        def rows_of(ys):
+            rows = z(np.zeros_like(ys), ys) + base
+            return (rows[:, None, :] + cols[None, :, :]).reshape(-1, W1.shape[1])
+        return rows_of
     f, two_pi = enc["features"], np.float32(2 * np.pi)
-    a, b = two_pi * xs[:, None] * enc["B"][0], two_pi * ys[:, None] * enc["B"][1]
+    a = two_pi * xs[:, None] * enc["B"][0]
     cols = np.hstack([np.sin(a), np.cos(a)])
-    sb, cb = np.sin(b)[:, :, None], np.cos(b)[:, :, None]
     Ws, Wc = W1[:f], W1[f:]
-    per_row = np.concatenate([cb * Ws - sb * Wc, sb * Ws + cb * Wc], axis=1)
-    out = (cols @ per_row).reshape(-1, W1.shape[1])
-    out += b1
-    return out
+
+    def rows_of(ys):
+        b = two_pi * ys[:, None] * enc["B"][1]
+        sb, cb = np.sin(b)[:, :, None], np.cos(b)[:, :, None]
+        per_row = np.concatenate([cb * Ws - sb * Wc, sb * Ws + cb * Wc], axis=1)
+        out = (cols @ per_row).reshape(-1, W1.shape[1])
+        out += b1
+        return out
+    return rows_of
 
 
 def fit_error(net: Net, image: np.ndarray) -> float:
