@@ -79,12 +79,11 @@ def _demo(a):
 
 def _hybrid(a):
     from .hybrid import Blender, hybrid_fft, kernel_size_for, pyramid
-    from .images import load_image, resize, save_image
+    from .images import fit_side, load_image, save_image
 
     near, far = load_image(a.near), load_image(a.far)
     if a.size:
-        k = a.size / max(near.shape[:2])
-        near = resize(near, (max(1, round(near.shape[1] * k)), max(1, round(near.shape[0] * k))))
+        near = fit_side(near, a.size, grow=True)
     kernel = a.kernel or kernel_size_for(a.sigma)
     if a.method == "fft":
         r = hybrid_fft(near, far, a.sigma, kernel_size=kernel, m_precise=a.m_precise, m_blurred=a.m_blurred)

@@ -62,6 +62,15 @@ def resize(rgb: np.ndarray, size) -> np.ndarray:
     return np.asarray(im, dtype=np.float32) / 255.0
 
 
+def fit_side(rgb: np.ndarray, side: int, grow=False) -> np.ndarray:
+    """`rgb` resized so its longer side is `side` (smaller pictures stay as they are unless grow=True)."""
+    h, w = rgb.shape[:2]
+    if max(h, w) == side or (max(h, w) < side and not grow):
+        return rgb
+    k = side / max(h, w)
+    return resize(rgb, (max(1, round(w * k)), max(1, round(h * k))))
+
+
 def check_size(size):
     """(width, height) of positive ints, or a clear error."""
     if isinstance(size, int):

@@ -7,7 +7,7 @@ import numpy as np
 
 from .encoding import describe, make_encoding, same_encoding
 from .errors import MorphError
-from .images import image_path, load_image, resize
+from .images import fit_side, image_path, load_image
 from .mlp import init_net, train
 from .weights import load_net, save_net, weights_file
 
@@ -54,12 +54,7 @@ class Job:
         return image_path(self.picture, Path(self.root) / self.img_dir)
 
     def target(self) -> np.ndarray:
-        img = load_image(self.source())
-        h, w = img.shape[:2]
-        if max(h, w) > self.max_side:
-            k = self.max_side / max(h, w)
-            img = resize(img, (max(1, round(w * k)), max(1, round(h * k))))
-        return img
+        return fit_side(load_image(self.source()), self.max_side)
 
     def start_net(self):
         enc = make_encoding(self.encoding, self.features, self.sigma, self.feature_seed)

@@ -204,20 +204,21 @@ class HybridTuner:
 
     def __init__(self, near, far, m_precise=0.1, m_blurred=1.0, sigma=3.0, steps=30, preview=192, out=None):
         from .hybrid import Blender, kernel_size_for, match
-        from .images import resize
+        from .images import fit_side
 
         far, self.message = match(near, far)
         self.near, self.far, self.out = near, far, out
-        h, w = near.shape[:2]
-        self.scale = min(1.0, preview / max(h, w))
-        small = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
+        self.scale = min(1.0, preview / max(near.shape[:2]))
+        small_near = fit_side(near, preview)
+        small_far = match(small_near, far)[0]
         self.m_precise = W.FloatLogSlider(value=m_precise, base=10, min=-3, max=1, step=0.1, description="m_precise")
         self.m_blurred = W.FloatLogSlider(value=m_blurred, base=10, min=-2, max=1, step=0.1, description="m_blurred")
         self.sigma = W.FloatSlider(value=sigma, min=0.5, max=12, step=0.5, description="sigma")
         self.steps = W.IntSlider(value=steps, min=5, max=300, step=5, description="steps")
-        self.blender = Blender(resize(near, small), resize(far, small), kernel_size_for(self.sigma.max * self.scale),
+        self.blender = Blender(small_near, small_far, kernel_size_for(self.sigma.max * self.scale),
                                sigma * self.scale, m_precise, m_blurred)
-        self.preview, self.afar, self.status = _image(width=small[0]), _image(width=small[0]), W.HTML(self.message)
+        width = small_near.shape[1]
+        self.preview, self.afar, self.status = _image(width=width), _image(width=width), W.HTML(self.message)
         self.save_button = W.Button(description="Save full size", icon="save")
         self.save_button.on_click(lambda _: self.save())
         for s in (self.m_precise, self.m_blurred, self.sigma, self.steps):

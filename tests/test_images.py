@@ -83,3 +83,11 @@ def test_numbered_images(tmp_path):
 
 def test_png_bytes():
     assert png_bytes(np.zeros((2, 2, 3), np.float32))[:4] == b"\x89PNG"
+
+
+def test_fit_side_shrinks_and_grows_only_when_asked():
+    from morphlib.images import fit_side
+
+    img = np.zeros((300, 200, 3), np.float32)
+    assert fit_side(img, 150).shape == (150, 100, 3)
+    assert fit_side(img, 600) is img and fit_side(img, 600, grow=True).shape == (600, 400, 3)
