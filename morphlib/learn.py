@@ -84,7 +84,7 @@ def learn(job: Job, stop=None, on_epoch=None, time_limit=None, target=None):
         return result, None
     if path.is_file() and not job.resume:  # never lose a trained net: keep the one this replaces
         shutil.copy2(path, path.with_name(path.name + ".bak"))
-        result.message += f" The previous weights are kept in {path.name}.bak.".lstrip()
+        result.message = f"{result.message} The previous weights are kept in {path.name}.bak.".lstrip()
     save_net(result.net, path, backprop=job.backprop, optimizer=job.optimizer, epochs=result.epochs,
              psnr=round(result.psnr, 3), source=str(job.source()),
              image_size=list(target.shape[:2]), init_from=job.init_from, resumed=job.resume)
