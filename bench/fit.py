@@ -14,8 +14,7 @@ import numpy as np
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from morphlib.encoding import encode
-from morphlib.images import grid
+from morphlib.encoding import encode, grid
 from morphlib.mlp import fit_error, init_net, train
 from morphlib.samples import photo
 

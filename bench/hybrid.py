@@ -67,14 +67,15 @@ def main():
     article_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    blender = Blender(near, far, KERNEL, SIGMA, M_PRECISE, M_BLURRED)
+    blender = Blender(near, far, kernel_size=KERNEL, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED)
     report = blender.report()
     while report.loss > article_loss:
         report = blender.run(5)
     ours_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    same = Blender(near, far, KERNEL, SIGMA, M_PRECISE, M_BLURRED, optimizer="gd", lr=0.3, start="grey").run(200)
+    same = Blender(near, far, kernel_size=KERNEL, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED,
+                   optimizer="gd", lr=0.3, start="grey").run(200)
     same_s = time.perf_counter() - start
 
     fft = hybrid_fft(near, far, SIGMA, kernel_size=KERNEL, m_precise=M_PRECISE, m_blurred=M_BLURRED)

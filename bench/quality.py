@@ -23,7 +23,9 @@ from morphlib.align import align
 from morphlib.images import save_image
 from morphlib.learn import Job, learn
 from morphlib.mlp import fit_error
-from morphlib.transition import frame_plan, frames, parse_sequence, smoothness, strip
+from morphlib.transition import frame_plan, frames, parse_sequence
+
+from .metrics import smoothness, strip
 
 PAIRS = [(1, 2), (2, 3), (3, 4)]
 REPO = Path(__file__).resolve().parents[1]

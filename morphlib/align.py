@@ -6,7 +6,7 @@ layer, the reordering of B that best matches A's weights, alternating between la
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .mlp import Net
+from .mlp import Net, check_compatible
 
 
 def _bias(net, k):
@@ -22,10 +22,8 @@ def permute(net: Net, p1, p2) -> Net:
     return Net(out, net.encoding, net.activation)
 
 
-def align(a: Net, b: Net, max_rounds=50) -> Net:
+def align(a: Net, b: Net, *, max_rounds=50) -> Net:
     """Net B with its hidden units reordered to match net A's (a copy; B is untouched)."""
-    from .transition import check_compatible
-
     check_compatible(a, b)
     A, B = a.params, b.params
     n = a.hidden

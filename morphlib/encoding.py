@@ -1,12 +1,36 @@
-"""Input encodings of pixel coordinates: the seed's (x, y, 1), the original project's, and Fourier features."""
+"""Pixel-centre grids and input encodings of pixel coordinates: the seed's (x, y, 1), the original project's,
+and Fourier features."""
 import numpy as np
 
 from .errors import MorphError
 
 KINDS = ("plain", "legacy", "fourier")
+FEATURES, SIGMA, FEATURE_SEED = 256, 10.0, 0  # Fourier defaults: frequencies B ~ N(0, SIGMA^2), drawn from the seed
 
 
-def make_encoding(kind="plain", features=256, sigma=10.0, seed=0) -> dict:
+def check_size(size):
+    """(width, height) of positive ints, or a clear error."""
+    if isinstance(size, int):
+        size = (size, size)
+    w, h = (int(s) for s in size)
+    if w <= 0 or h <= 0:
+        raise MorphError(f"size {w}x{h} is not a picture size: give positive width and height, e.g. 512")
+    return w, h
+
+
+def centres(n: int) -> np.ndarray:
+    """Pixel-centre coordinates in [0, 1] of n pixels along one axis."""
+    return (np.arange(n, dtype=np.float32) + 0.5) / n
+
+
+def grid(height: int, width: int) -> np.ndarray:
+    """Pixel-centre coordinates (x, y) in [0, 1], shape (height*width, 2), row-major."""
+    w, h = check_size((width, height))
+    xx, yy = np.meshgrid(centres(w), centres(h))
+    return np.stack([xx.ravel(), yy.ravel()], axis=1)
+
+
+def make_encoding(kind="plain", *, features=FEATURES, sigma=SIGMA, seed=FEATURE_SEED) -> dict:
     """An encoding spec. Fourier ones carry their frequency matrix B, drawn once from `seed`."""
     if kind not in KINDS:
         raise MorphError(f"unknown encoding {kind!r}: use one of {', '.join(KINDS)}")

@@ -16,9 +16,12 @@ GAMMA = 2.2
 DEFAULT_LR = {"adam": 0.1, "gd": 0.3}
 
 
+SIGMA, M_PRECISE, M_BLURRED = 3.0, 0.1, 1.0  # the article's blur radius and loss weights
+
+
 def kernel_size_for(sigma: float) -> int:
-    """Taps that hold the Gaussian out to 2.5 sigma on each side (15 for the article's sigma 3)."""
-    return 2 * max(1, round(2.5 * sigma)) + 1
+    """Taps for the Gaussian out to 2.5 sigma on each side, rounded down: the article's 11 for sigma 2, 15 for 3."""
+    return 2 * max(1, int(2.5 * sigma)) + 1
 
 
 def gauss_kernel(size: int, sigma: float) -> np.ndarray:
@@ -70,9 +73,10 @@ class Blender:
 
     optimizer="gd" with lr=0.3 is the article's plain gradient descent; "adam" (default) converges faster."""
 
-    def __init__(self, near, far, kernel_size=15, sigma=3.0, m_precise=0.1, m_blurred=1.0, optimizer="adam",
-                 lr=None, start="fft"):
+    def __init__(self, near, far, *, kernel_size=None, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED,
+                 optimizer="adam", lr=None, start="fft"):
         tf = _tensorflow()
+        kernel_size = kernel_size_for(sigma) if kernel_size is None else kernel_size
         self.tf = tf
         near, far = _rgb(near, "near"), _rgb(far, "far")
         far, self.message = match(near, far)
@@ -205,11 +209,11 @@ def hybrid(near, far, steps=200, **kw) -> Report:
     return Blender(near, far, **kw).run(steps)
 
 
-def loss_parts(img, near, far, kernel_size=15, sigma=3.0, m_precise=0.1, m_blurred=1.0):
+def loss_parts(img, near, far, *, kernel_size=None, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED):
     """(loss, precise, blurred) of a picture, in numpy: to compare pictures made by any method."""
     from scipy.ndimage import convolve1d
 
-    k = gauss_kernel(kernel_size, sigma)
+    k = gauss_kernel(kernel_size_for(sigma) if kernel_size is None else kernel_size, sigma)
     blur = lambda x: convolve1d(convolve1d(x.astype(np.float64) ** GAMMA, k, 0, mode="constant"),  # noqa: E731
                                 k, 1, mode="constant") ** (1 / GAMMA)
     precise = float(np.sum((img.astype(np.float64) - near) ** 2))
@@ -217,7 +221,7 @@ def loss_parts(img, near, far, kernel_size=15, sigma=3.0, m_precise=0.1, m_blurr
     return m_precise * precise + m_blurred * blurred, precise, blurred
 
 
-def hybrid_fft(near, far, sigma=3.0, with_loss=True, **loss_kw) -> Report:
+def hybrid_fft(near, far, sigma=SIGMA, *, with_loss=True, **loss_kw) -> Report:
     """Baseline: Gaussian low-pass of B plus high-pass of A, both in linear light (Oliva et al. 2006 style).
 
     Its report carries the same loss as the optimized picture's (loss_kw: kernel_size, m_precise, m_blurred)."""

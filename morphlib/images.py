@@ -1,4 +1,4 @@
-"""Pictures in and out: any picture Pillow reads -> float32 RGB in [0, 1]; coordinate grids; img/ numbering."""
+"""Pictures in and out: any picture Pillow reads -> float32 RGB in [0, 1], resizing, img/ numbering."""
 import io
 import os
 import re
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from .encoding import check_size
 from .errors import MorphError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -71,15 +72,6 @@ def fit_side(rgb: np.ndarray, side: int, grow=False) -> np.ndarray:
     return resize(rgb, (max(1, round(w * k)), max(1, round(h * k))))
 
 
-def check_size(size):
-    """(width, height) of positive ints, or a clear error."""
-    if isinstance(size, int):
-        size = (size, size)
-    w, h = (int(s) for s in size)
-    if w <= 0 or h <= 0:
-        raise MorphError(f"size {w}x{h} is not a picture size: give positive width and height, e.g. 512")
-    return w, h
-
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
@@ -118,17 +110,6 @@ class atomic_path:
             os.remove(self.tmp)
         return False
 
-
-def centres(n: int) -> np.ndarray:
-    """Pixel-centre coordinates in [0, 1] of n pixels along one axis."""
-    return (np.arange(n, dtype=np.float32) + 0.5) / n
-
-
-def grid(height: int, width: int) -> np.ndarray:
-    """Pixel-centre coordinates (x, y) in [0, 1], shape (height*width, 2), row-major."""
-    w, h = check_size((width, height))
-    xx, yy = np.meshgrid(centres(w), centres(h))
-    return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
 
 def numbered_images(folder="img") -> dict:

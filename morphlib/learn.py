@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoding import describe, make_encoding, same_encoding
+from .encoding import FEATURE_SEED, FEATURES, SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
-from .images import fit_side, image_path, load_image
+from .images import fit_side, image_path, load_image, numbered_images
 from .mlp import init_net, train
 from .weights import load_net, save_net, weights_file
 
@@ -22,9 +22,9 @@ class Job:
     picture: object = 1  # a number in img/ or a path
     hidden: int = 100
     encoding: str = "fourier"  # fourier (sharp, the default) | plain (the seed article's net)
-    features: int = 256
-    sigma: float = 10.0
-    feature_seed: int = 0  # draws the Fourier frequencies: nets that morph together must share it
+    features: int = FEATURES
+    sigma: float = SIGMA
+    feature_seed: int = FEATURE_SEED  # draws the Fourier frequencies: nets that morph together must share it
     activation: str = None  # default: sigmoid for plain, relu for fourier
     epochs: int = 200
     lr: float = None  # default: Adam 0.01 (plain) or 0.003 (fourier); SGD 0.5
@@ -39,7 +39,16 @@ class Job:
     img_dir: str = "img"
 
     def name(self) -> str:
-        return Path(str(self.picture)).stem if not str(self.picture).isdigit() else str(int(self.picture))
+        """The weights' name: the picture's number, or a path's file name; a numbered file from elsewhere may not
+        take the name of img/'s picture of that number."""
+        if str(self.picture).isdigit():
+            return str(int(self.picture))
+        path = Path(self.picture)
+        mine = numbered_images(Path(self.root) / self.img_dir).get(int(path.stem)) if path.stem.isdigit() else None
+        if mine is not None and mine.resolve() != path.resolve():
+            raise MorphError(f"{path} would be saved as the net of {mine}: copy it into {mine.parent}/ under a "
+                             "free number, or rename it")
+        return path.stem
 
     def out_path(self) -> Path:
         return weights_file(self.name(), self.hidden, self.root)
@@ -57,8 +66,8 @@ class Job:
         return fit_side(load_image(self.source()), self.max_side)
 
     def start_net(self):
-        enc = make_encoding(self.encoding, self.features, self.sigma, self.feature_seed)
-        fresh = init_net(self.hidden, enc, self.activation, seed=self.seed)
+        enc = make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
+        fresh = init_net(self.hidden, enc, activation=self.activation, seed=self.seed)
         start = self.out_path() if self.resume else (
             weights_file(self.init_from, self.hidden, self.root) if self.init_from is not None else None)
         if start is None:
@@ -72,13 +81,13 @@ class Job:
         return net
 
 
-def learn(job: Job, stop=None, on_epoch=None, time_limit=None, target=None):
+def learn(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None):
     """Train `job`'s picture (`target`, if already loaded) and save the best weights, also when stopped or
     interrupted. Returns (result, path)."""
     target = job.target() if target is None else target
     net = job.start_net()
-    result = train(net, target, job.epochs, job.batch, job.learning_rate(), job.optimizer, job.backprop, job.seed,
-                   time_limit=time_limit, stop=stop, on_epoch=on_epoch)
+    result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(), optimizer=job.optimizer,
+                   backprop=job.backprop, seed=job.seed, time_limit=time_limit, stop=stop, on_epoch=on_epoch)
     path = job.out_path()
     if result.epochs == 0:
         return result, None

@@ -5,9 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .encoding import encode, input_size, make_encoding
+from .encoding import centres, check_size, describe, encode, grid, input_size, make_encoding, same_encoding
 from .errors import MorphError
-from .images import centres, check_size, grid
 
 LAYERS = (1, 2, 3)
 EXPLODED_DB, PATIENCE = 5.0, 5  # this many epochs in a row this far below the best: the learning rate is too high
@@ -33,7 +32,18 @@ class Net:
         return Net({k: v.copy() for k, v in self.params.items()}, self.encoding, self.activation)
 
 
-def init_net(hidden=100, encoding=None, activation=None, biases=None, seed=0) -> Net:
+def check_compatible(a: Net, b: Net, names=("A", "B")):
+    """Refuse, with what to do, to morph nets of different shape, encoding or activation."""
+    if not same_encoding(a.encoding, b.encoding) or a.activation != b.activation:
+        raise MorphError(f"net {names[0]} is {describe(a.encoding)}/{a.activation} but net {names[1]} is "
+                         f"{describe(b.encoding)}/{b.activation}: nets of different encodings cannot morph; "
+                         "retrain one of them with the other's settings")
+    if a.params.keys() != b.params.keys() or any(a.params[k].shape != b.params[k].shape for k in a.params):
+        raise MorphError(f"nets {names[0]} (H={a.hidden}) and {names[1]} (H={b.hidden}) differ in shape: "
+                         "train every picture of a transition with the same --hidden")
+
+
+def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0) -> Net:
     """A fresh net. The seed's plain net: sigmoid units, no biases (the constant input 1 is the bias)."""
     if int(hidden) < 1:
         raise MorphError(f"hidden size {hidden} must be at least 1 (the article used 30 to 150)")
@@ -153,8 +163,8 @@ class TrainResult:
     message: str = ""
 
 
-def train(net: Net, image: np.ndarray, epochs=100, batch=1024, lr=None, optimizer="adam",
-          backprop="exact", seed=0, time_limit=None, stop: threading.Event = None, on_epoch=None) -> TrainResult:
+def train(net: Net, image: np.ndarray, *, epochs=100, batch=1024, lr=None, optimizer="adam", backprop="exact",
+          seed=0, time_limit=None, stop: threading.Event = None, on_epoch=None) -> TrainResult:
     """Fit `net` (in place) to `image` (H, W, 3) with shuffled minibatches over all pixels.
 
     Ends after `epochs`, `time_limit` seconds, `stop.set()`, Ctrl-C or a diverging loss; returns the best net."""
@@ -215,7 +225,7 @@ def _render_layers(net: Net):
             (p["W3"] / 2, p["W3"].sum(0) / 2 + b(3), sigmoid_)]
 
 
-def render(net: Net, height: int, width: int = None, chunk=4096) -> np.ndarray:
+def render(net: Net, height: int, width: int = None, *, chunk=4096) -> np.ndarray:
     """The net's picture at any size: float32 (height, width, 3), computed in cache-sized blocks of rows."""
     width = height if width is None else width
     w, h = check_size((width, height))

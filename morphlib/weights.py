@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoding import KINDS, describe
+from .encoding import KINDS, describe, input_size
 from .errors import MorphError
 from .images import atomic_path
-from .mlp import LAYERS, Net
+from .mlp import ACTIVATIONS, LAYERS, Net
 
 FORMAT = 1
 
@@ -26,7 +26,7 @@ def save_net(net: Net, path, **meta) -> Path:
     path = Path(path)
     enc = {k: v for k, v in net.encoding.items() if k != "B"}
     info = {"format": FORMAT, "hidden": net.hidden, "activation": net.activation, "encoding": enc,
-            "layers": [net.params["W1"].shape[0], net.hidden, net.hidden, 3], **meta}
+            "layers": [input_size(net.encoding), net.hidden, net.hidden, 3], **meta}
     arrays = dict(net.params, meta=np.array(json.dumps(info)))
     if "B" in net.encoding:
         arrays["fourier_B"] = net.encoding["B"]
@@ -70,7 +70,7 @@ def _meta(path, raw) -> dict:
 
 def _net_from(path, arrays, meta) -> Net:
     enc = dict(meta.get("encoding", {}))
-    if enc.get("kind") not in KINDS or meta.get("activation") not in ("sigmoid", "relu"):
+    if enc.get("kind") not in KINDS or meta.get("activation") not in ACTIVATIONS:
         raise MorphError(f"{path} names an unknown encoding or activation ({meta}); retrain it")
     if enc["kind"] == "fourier":
         if "fourier_B" not in arrays:
@@ -82,8 +82,8 @@ def _net_from(path, arrays, meta) -> Net:
 
 
 def _check_shapes(path, p, enc):
-    want_in = 2 * enc["features"] if enc["kind"] == "fourier" else 3
     try:
+        want_in = input_size(enc)
         h = p["W2"].shape[0]
         ok = (p["W1"].shape == (want_in, h) and p["W2"].shape == (h, h) and p["W3"].shape == (h, 3)
               and all(p[f"b{k}"].shape == (s,) for k, s in zip(LAYERS, (h, h, 3)) if f"b{k}" in p)

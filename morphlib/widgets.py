@@ -8,9 +8,12 @@ from IPython import get_ipython
 from IPython.display import display
 
 from .errors import MorphError
-from .images import png_bytes
+from .hybrid import M_BLURRED, M_PRECISE, SIGMA, Blender, kernel_size_for, match, pyramid
+from .images import fit_side, png_bytes, save_image
 from .learn import learn
 from .mlp import render
+from .transition import interpolate, pair
+from .weights import load_numbered, weights_dir
 
 
 def _image(rgb=None, width=256):
@@ -96,7 +99,7 @@ class TrainingMonitor:
 
     def _run(self):
         try:
-            self.result, self.path = learn(self.job, self.stop_event, self._on_epoch, target=self.target)
+            self.result, self.path = learn(self.job, stop=self.stop_event, on_epoch=self._on_epoch, target=self.target)
         except MorphError as e:
             self.error = e
             self.status.value = f"<b>error:</b> {e}"
@@ -135,9 +138,7 @@ class TrainingMonitor:
 class TransitionScrubber:
     """Two pictures' nets and a t slider: the morph renders live as you drag (t < 0 or > 1 extrapolates)."""
 
-    def __init__(self, hidden=100, a=None, b=None, size=192, root=".", align=False):
-        from .weights import weights_dir
-
+    def __init__(self, hidden=100, a=None, b=None, *, size=192, root=".", align=False):
         names = sorted((p.stem for p in weights_dir(hidden, root).glob("*.npz")), key=_natural)
         if len(names) < 2:
             raise MorphError(f"need weights of two pictures in {weights_dir(hidden, root)}/: learn them first")
@@ -156,25 +157,18 @@ class TransitionScrubber:
         display(self.box)
 
     def _net(self, name):
-        from .weights import load_numbered
-
         if name not in self._nets:
             self._nets[name] = load_numbered(name, self.hidden, self.root)
         return self._nets[name]
 
     def pair(self):
         """(net A, net B), B aligned to A when the checkbox says so (cached)."""
-        from .align import align
-
         key = (self.a.value, self.b.value, self.align.value)
         if key not in self._pairs:
-            a, b = self._net(key[0]), self._net(key[1])
-            self._pairs[key] = a, align(a, b) if key[2] else b
+            self._pairs[key] = pair(self._net(key[0]), self._net(key[1]), key[2])
         return self._pairs[key]
 
     def update(self):
-        from .transition import interpolate
-
         try:
             frame = render(interpolate(*self.pair(), self.t.value), self.size)
         except MorphError as e:
@@ -202,10 +196,8 @@ class HybridTuner:
     """Sliders for m_precise, m_blurred, sigma and steps over a live preview that re-optimizes from where it was
     (warm start); a 'view from afar' pyramid; Save renders the full-size picture with the same settings."""
 
-    def __init__(self, near, far, m_precise=0.1, m_blurred=1.0, sigma=3.0, steps=30, preview=192, out=None):
-        from .hybrid import Blender, kernel_size_for, match
-        from .images import fit_side
-
+    def __init__(self, near, far, *, m_precise=M_PRECISE, m_blurred=M_BLURRED, sigma=SIGMA, steps=30, preview=192,
+                 out=None):
         far, self.message = match(near, far)
         self.near, self.far, self.out = near, far, out
         self.scale = min(1.0, preview / max(near.shape[:2]))
@@ -215,8 +207,8 @@ class HybridTuner:
         self.m_blurred = W.FloatLogSlider(value=m_blurred, base=10, min=-2, max=1, step=0.1, description="m_blurred")
         self.sigma = W.FloatSlider(value=sigma, min=0.5, max=12, step=0.5, description="sigma")
         self.steps = W.IntSlider(value=steps, min=5, max=300, step=5, description="steps")
-        self.blender = Blender(small_near, small_far, kernel_size_for(self.sigma.max * self.scale),
-                               sigma * self.scale, m_precise, m_blurred)
+        self.blender = Blender(small_near, small_far, kernel_size=kernel_size_for(self.sigma.max * self.scale),
+                               sigma=sigma * self.scale, m_precise=m_precise, m_blurred=m_blurred)
         width = small_near.shape[1]
         self.preview, self.afar, self.status = _image(width=width), _image(width=width), W.HTML(self.message)
         self.save_button = W.Button(description="Save full size", icon="save")
@@ -231,8 +223,6 @@ class HybridTuner:
         display(self.box)
 
     def update(self):
-        from .hybrid import pyramid
-
         self.blender.set(self.m_precise.value, self.m_blurred.value, self.sigma.value * self.scale)
         r = self.blender.run(self.steps.value)
         self.preview.value = png_bytes(r.image)
@@ -244,12 +234,8 @@ class HybridTuner:
 
     def save(self, path=None, steps=200):
         """Optimize the full-size picture with the sliders' settings and write it (default: `out`)."""
-        from .hybrid import Blender, kernel_size_for
-        from .images import save_image
-
-        sigma = self.sigma.value
-        r = Blender(self.near, self.far, kernel_size_for(sigma), sigma, self.m_precise.value,
-                    self.m_blurred.value).run(steps)
+        r = Blender(self.near, self.far, sigma=self.sigma.value, m_precise=self.m_precise.value,
+                    m_blurred=self.m_blurred.value).run(steps)
         path = save_image(path or self.out or "result/hybrid.png", r.image)
         self.status.value = f"saved {path} ({r.image.shape[1]}x{r.image.shape[0]}, loss {r.loss:.1f})"
         return r, path

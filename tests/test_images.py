@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from morphlib.encoding import grid
 from morphlib.errors import MorphError
-from morphlib.images import grid, image_path, load_image, numbered_images, png_bytes, save_image
+from morphlib.images import image_path, load_image, numbered_images, png_bytes, save_image
 
 
 def test_rgb_roundtrip(tmp_path):

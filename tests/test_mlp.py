@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import gradient_picture
-from morphlib.encoding import encode, make_encoding
+from morphlib.encoding import encode, grid, make_encoding
 from morphlib.errors import MorphError
-from morphlib.images import grid
 from morphlib.mlp import SGD, forward, gradients, init_net, render, train
 
 
@@ -96,12 +95,12 @@ def test_fourier_net_learns_sharp_edges_better_than_plain():
     img = np.zeros((32, 32, 3), np.float32)
     img[8:24, 8:24] = [1, 0.2, 0.1]
     plain = train(init_net(32, seed=0), img, epochs=60, batch=128)
-    sharp = train(init_net(32, make_encoding("fourier", 32, 6.0), seed=0), img, epochs=60, batch=128)
+    sharp = train(init_net(32, make_encoding("fourier", features=32, sigma=6.0), seed=0), img, epochs=60, batch=128)
     assert sharp.psnr > plain.psnr + 5
 
 
 def test_render_equals_forward_at_any_size():
-    for enc in (make_encoding("plain"), make_encoding("fourier", 8, 3.0)):
+    for enc in (make_encoding("plain"), make_encoding("fourier", features=8, sigma=3.0)):
         net = init_net(7, enc, seed=2)
         if net.has_biases:
             net.params["b2"] += 0.3

@@ -15,7 +15,7 @@ def nets_dir(tmp_path):
     """W-6/ with three small plain nets and one Fourier net."""
     for n in (1, 2, 3):
         save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
-    save_net(init_net(6, make_encoding("fourier", 4), seed=9), weights_file(7, 6, tmp_path))
+    save_net(init_net(6, make_encoding("fourier", features=4), seed=9), weights_file(7, 6, tmp_path))
     return tmp_path
 
 
@@ -98,7 +98,7 @@ def test_clear_errors(nets_dir):
 
 @pytest.mark.parametrize("kind", ["plain", "fourier"])
 def test_alignment_is_a_pure_reordering_that_brings_nets_closer(kind):
-    enc = make_encoding(kind, 4)
+    enc = make_encoding(kind, features=4)
     a, b = init_net(12, enc, seed=1), init_net(12, enc, seed=2)
     if b.has_biases:
         b.params = {k: v + 0.1 * np.arange(v.shape[-1], dtype=np.float32) for k, v in b.params.items()}
@@ -115,7 +115,7 @@ def test_alignment_is_a_pure_reordering_that_brings_nets_closer(kind):
 
 
 def test_strip_and_smoothness():
-    from morphlib.transition import smoothness, strip
+    from bench.metrics import smoothness, strip
 
     a, b = np.zeros((4, 6, 3), np.float32), np.ones((4, 6, 3), np.float32)
     fade = [a + (b - a) * k / 10 for k in range(11)]

@@ -10,7 +10,7 @@ from morphlib.weights import load_net, load_numbered, save_net, weights_file
 
 
 def test_roundtrip_with_metadata(tmp_path):
-    net = init_net(8, make_encoding("fourier", 6, 3.0, seed=4), seed=1)
+    net = init_net(8, make_encoding("fourier", features=6, sigma=3.0, seed=4), seed=1)
     path = save_net(net, tmp_path / "W-8" / "1.npz", epochs=3, psnr=20.5)
     back, meta = load_net(path, hidden=8)
     assert meta["hidden"] == 8 and meta["epochs"] == 3 and meta["encoding"]["kind"] == "fourier"
