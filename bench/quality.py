@@ -9,7 +9,9 @@
    - aligned: the same nets, B's hidden units permuted to match A's (no retraining);
    - shared start: trained apart from the same random start (morphlib's default seed);
    - pre-learned: B trained starting from A's weights (--init-from).
-   Strips of every morph go to docs/quality-strips-<encoding>.png.  Usage: python -m bench.quality [--fit 60 --net 20]
+   Strips of every morph go to result/bench/quality-strips-<encoding>.png; with --docs, to docs/ (the README's
+   pictures), together with docs/transition-strip.png (the shipped W-100 nets through 1>2>3>4).
+   Usage: python -m bench.quality [--fit 60 --net 20] [--docs]
 """
 import argparse
 import shutil
@@ -23,7 +25,7 @@ from morphlib.align import align
 from morphlib.images import save_image
 from morphlib.learn import Job, learn
 from morphlib.mlp import fit_error
-from morphlib.transition import frame_plan, frames, parse_sequence
+from morphlib.transition import DEMO_SEQUENCE, frame_plan, frames, load_nets, parse_sequence
 
 from .metrics import smoothness, strip
 
@@ -47,7 +49,7 @@ def morph(a, b, steps=11):
     return list(frames(frame_plan(parse_sequence(f"a>b:{steps}")), {"a": a, "b": b}, 128))
 
 
-def morphs(root, encoding, seconds):
+def morphs(root, encoding, seconds, out):
     rows, tiles = [], []
     for pa, pb in PAIRS:
         A = net(root, encoding, pa, seconds, seed=pa)
@@ -68,15 +70,25 @@ def morphs(root, encoding, seconds):
         mine = [r for r in rows if r[1] == kind]
         print(f"  all   {kind:13s} {max(r[2] for r in mine):6.3f} {np.mean([r[3] for r in mine]):6.3f}")
     print("  target: aligned step-max <= 0.25")
-    path = save_image(REPO / "docs" / f"quality-strips-{encoding}.png", np.vstack(tiles))
+    path = save_image(out / f"quality-strips-{encoding}.png", np.vstack(tiles))
     print(f"  strips (rows: raw, aligned, shared start, pre-learned for each pair): {path}")
+
+
+def shipped_strip():
+    """Ten frames of the demo's looping morph through the shipped W-100 nets, 96 px tall."""
+    links = parse_sequence(DEMO_SEQUENCE)
+    nets = load_nets([n for link in links for n in (link.src, link.dst)], 100, REPO)
+    return strip(list(frames(frame_plan(links, "ease", loop=True), nets, 96, align=True)), 10, 96)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit", type=float, default=60.0, help="seconds per encoding for the PSNR figure")
     ap.add_argument("--net", type=float, default=20.0, help="seconds per net for the smoothness figures")
+    ap.add_argument("--docs", action="store_true", help="write the strips into docs/ (the README's pictures)")
     a = ap.parse_args()
+    out = REPO / "docs" if a.docs else REPO / "result" / "bench"
+    print(f"the shipped nets' demo morph: {save_image(out / 'transition-strip.png', shipped_strip())}")
     root = Path(tempfile.mkdtemp())
     shutil.copytree(REPO / "img", root / "img")
     with threadpool_limits(1):
@@ -87,7 +99,7 @@ def main():
     print("  target: fourier >= 30 dB")
 
     for encoding in ("fourier", "plain"):
-        morphs(root, encoding, a.net)
+        morphs(root, encoding, a.net, out)
     shutil.rmtree(root)
 
 

@@ -82,8 +82,13 @@ def test_numbered_images(tmp_path):
         image_path(7, tmp_path)
 
 
-def test_png_bytes():
-    assert png_bytes(np.zeros((2, 2, 3), np.float32))[:4] == b"\x89PNG"
+def test_png_bytes_hold_the_picture():
+    import io
+
+    rgb = np.random.default_rng(1).random((3, 5, 3)).astype(np.float32)
+    back = np.asarray(Image.open(io.BytesIO(png_bytes(rgb))), np.float32) / 255
+    assert back.shape == (3, 5, 3)
+    np.testing.assert_allclose(back, rgb, atol=0.51 / 255)
 
 
 def test_fit_side_shrinks_and_grows_only_when_asked():
