@@ -154,12 +154,12 @@ def _hybrid_parser(sub):
     hp = sub.add_parser("hybrid", help="one picture: NEAR up close, FAR from afar (TensorFlow)")
     hp.add_argument("near", help="picture seen up close")
     hp.add_argument("far", help="picture seen from afar (cropped and resized to NEAR's size)")
-    hp.add_argument("-o", "--output", default="result/hybrid.png")
+    hp.add_argument("-o", "--output", default=hybrid.OUTPUT)
     hp.add_argument("--m-precise", type=float, help="weight of 'equals NEAR' (default %(default)s)")
     hp.add_argument("--m-blurred", type=float, help="weight of 'blurred equals blurred FAR' (default %(default)s)")
     hp.add_argument("--sigma", type=float, help="blur radius in pixels (default %(default)s)")
     hp.add_argument("--kernel", dest="kernel_size", type=int, help="blur taps (default: 2*floor(2.5*sigma)+1)")
-    hp.add_argument("--steps", type=int, default=200)
+    hp.add_argument("--steps", type=int, default=defaults(hybrid.Blender.run)["steps"])
     hp.add_argument("--size", type=int, default=None, help="resize NEAR's longer side to this first")
     hp.add_argument("--method", choices=["tape", "fft"], default="tape",
                     help="tape: optimize with GradientTape; fft: the quick Fourier baseline")
@@ -187,7 +187,7 @@ def _parser():
     _hybrid_parser(sub)
 
     sp = sub.add_parser("samples", help="draw the sample pictures into img/")
-    sp.add_argument("--img-dir", default="img")
+    sp.add_argument("--img-dir", default=defaults(write_samples)["folder"])
     sp.set_defaults(run=_samples)
     return p
 

@@ -17,6 +17,7 @@ DEFAULT_LR = {"adam": 0.1, "gd": 0.3}
 
 
 SIGMA, M_PRECISE, M_BLURRED = 3.0, 0.1, 1.0  # the article's blur radius and loss weights
+OUTPUT = "result/hybrid.png"
 
 
 def kernel_size_for(sigma: float) -> int:

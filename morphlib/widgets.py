@@ -8,7 +8,7 @@ from IPython import get_ipython
 from IPython.display import display
 
 from .errors import MorphError
-from .hybrid import M_BLURRED, M_PRECISE, SIGMA, Blender, kernel_size_for, match, pyramid
+from .hybrid import M_BLURRED, M_PRECISE, OUTPUT, SIGMA, Blender, kernel_size_for, match, pyramid
 from .images import fit_side, png_bytes, save_image
 from .learn import learn
 from .mlp import render
@@ -236,6 +236,6 @@ class HybridTuner:
         """Optimize the full-size picture with the sliders' settings and write it (default: `out`)."""
         r = Blender(self.near, self.far, sigma=self.sigma.value, m_precise=self.m_precise.value,
                     m_blurred=self.m_blurred.value).run(steps)
-        path = save_image(path or self.out or "result/hybrid.png", r.image)
+        path = save_image(path or self.out or OUTPUT, r.image)
         self.status.value = f"saved {path} ({r.image.shape[1]}x{r.image.shape[0]}, loss {r.loss:.1f})"
         return r, path
