@@ -98,12 +98,13 @@ def learn(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None):
 
 
 def _save(job: Job, result, path: Path, target) -> Path:
-    """Save over `path` unless the net there is better on `target` (and replacing was not asked for)."""
-    meta = dict(backprop=job.backprop, optimizer=job.optimizer, epochs=result.epochs, psnr=round(result.psnr, 3),
+    """Save over `path` unless the net there is better on `target` (and replacing was not asked for). Both are
+    measured on the whole picture, and `result.psnr` becomes the new net's measure (training only estimates it)."""
+    old = _score(path, job.hidden, target)
+    new = result.psnr = fit_error(result.net, target)
+    meta = dict(backprop=job.backprop, optimizer=job.optimizer, epochs=result.epochs, psnr=round(new, 3),
                 source=str(job.source()), image_size=list(target.shape[:2]), init_from=job.init_from,
                 resumed=job.resume)
-    old = _score(path, job.hidden, target)
-    new = fit_error(result.net, target)
     if job.replace or old is None or new >= old:
         return store(result.net, path, **meta)
     kept = store_apart(result.net, path, **meta)

@@ -165,7 +165,8 @@ def _clear_frames(folder: Path, names) -> int:
     foreign = [n for n in names if n not in ours and (folder / n).exists()]
     if foreign:
         raise MorphError(f"{folder}/ holds {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''} that "
-                         "morphlib did not write: pick another --name or --out, or move those files away")
+                         "morphlib did not write (or an older morphlib, which kept no list of its frames): pick "
+                         "another --name or --out, or move those files away")
     old = [folder / n for n in sorted(ours) if (folder / n).is_file()]
     for p in old:
         p.unlink()
