@@ -160,7 +160,7 @@ def _clear_frames(folder: Path, names) -> int:
     it; returns how many were removed. Files morphlib did not write are never removed: one in this run's way is
     refused before anything changes."""
     manifest = folder / MANIFEST
-    ours = set(manifest.read_text().split()) if manifest.is_file() else set()
+    ours = set(manifest.read_text(errors="replace").split()) if manifest.is_file() else set()
     ours = {n for n in ours if n == Path(n).name and n.endswith(".png")}  # a name in this folder, nothing else
     foreign = [n for n in names if n not in ours and (folder / n).exists()]
     if foreign:
