@@ -9,7 +9,7 @@ import time
 
 from tqdm import tqdm
 
-from . import hybrid, transition
+from . import hybrid, transition, weights
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
@@ -101,9 +101,35 @@ def _hybrid(a):
 
 
 def _samples(a):
-    for p in write_samples(a.img_dir):
-        print(p)
+    written, kept = write_samples(a.img_dir, force=a.force)
+    for p in written:
+        print(f"wrote {p}")
+    if kept:
+        print(f"kept {', '.join(map(str, kept))}: already there (--force redraws them as PNG)")
     return 0
+
+
+def _nets(a):
+    if a.restore is not None:
+        path = weights.restore(a.name, a.hidden, a.restore, a.root)
+        print(f"restored entry {a.restore} as {path}; the net it replaced is entry 0 of the history")
+    current = weights.weights_file(a.name, a.hidden, a.root)
+    entries = weights.history(a.name, a.hidden, a.root)
+    if not current.is_file() and not entries:
+        raise MorphError(f"picture {a.name} has no nets in {current.parent}/: learn it first "
+                         f"(`python -m morphlib learn {a.name} -H {a.hidden}`)")
+    if current.is_file():
+        print(f"current  {_line(weights.entry(current))}")
+    for i, e in enumerate(entries):
+        print(f"{i:>7}  {_line(e)}")
+    if entries:
+        print(f"bring one back with `python -m morphlib nets {a.name} -H {a.hidden} --restore INDEX`")
+    return 0
+
+
+def _line(e) -> str:
+    score = "?" if e.psnr is None else f"{e.psnr:.2f} dB"
+    return f"{score:>9}  {e.epochs if e.epochs is not None else '?':>5} epochs  {e.date}  {e.path}"
 
 
 def _learn_parser(sub):
@@ -124,6 +150,8 @@ def _learn_parser(sub):
     lp.add_argument("--backprop", choices=["exact", "book"])
     lp.add_argument("--seed", type=int, help="initial weights and shuffling (default %(default)s)")
     lp.add_argument("--resume", action="store_true", help="continue from the picture's saved weights")
+    lp.add_argument("--replace", action="store_true",
+                    help="save over the current net even if it is better (it still goes into the history)")
     lp.add_argument("--init-from", help="start from picture N's weights (pre-learned morph)")
     lp.add_argument("--max-side", type=int, help="shrink bigger pictures to this for learning (default %(default)s)")
     lp.add_argument("--img-dir")
@@ -188,8 +216,18 @@ def _parser():
 
     sp = sub.add_parser("samples", help="draw the sample pictures into img/")
     sp.add_argument("--img-dir", default=defaults(write_samples)["folder"])
+    sp.add_argument("--force", action="store_true", help="redraw pictures that are already there")
     sp.set_defaults(run=_samples)
+    _nets_parser(sub)
     return p
+
+
+def _nets_parser(sub):
+    nets_p = sub.add_parser("nets", help="list a picture's net and the history of nets it replaced; bring one back")
+    nets_p.add_argument("name", help="the picture's number (or a learned file's name)")
+    nets_p.add_argument("--hidden", "-H", type=int, help="hidden size: nets in W-<H>/ (default %(default)s)")
+    nets_p.add_argument("--restore", type=int, metavar="INDEX", help="make history entry INDEX the current net")
+    nets_p.set_defaults(run=_nets, hidden=defaults(Job)["hidden"], root=defaults(Job)["root"])
 
 
 def main(argv=None) -> int:

@@ -1,5 +1,4 @@
 """Learning one picture into W-<H>/<n>.npz: the step the notebook, the widget and the CLI share."""
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,8 +7,8 @@ import numpy as np
 from .encoding import FEATURE_SEED, FEATURES, SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
 from .images import fit_side, image_path, load_image, numbered_images
-from .mlp import init_net, train
-from .weights import load_net, save_net, weights_file
+from .mlp import fit_error, init_net, train
+from .weights import load_net, lock, store, store_apart, weights_file
 
 FOURIER_LR = 0.003  # Adam's rate for Fourier nets, by measurement (bench/quality.py); plain nets use 0.01
 MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
@@ -33,6 +32,7 @@ class Job:
     backprop: str = "exact"
     seed: int = 0  # initial weights and shuffling; the same seed for all pictures gives smoother morphs
     resume: bool = False  # continue from the picture's saved weights
+    replace: bool = False  # save over the current net even when it is better than this run's
     init_from: object = None  # start from another picture's weights ("pre-learned")
     max_side: int = MAX_SIDE
     root: str = "."
@@ -83,18 +83,42 @@ class Job:
 
 def learn(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None):
     """Train `job`'s picture (`target`, if already loaded) and save the best weights, also when stopped or
-    interrupted. Returns (result, path)."""
-    target = job.target() if target is None else target
-    net = job.start_net()
-    result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(), optimizer=job.optimizer,
-                   backprop=job.backprop, seed=job.seed, time_limit=time_limit, stop=stop, on_epoch=on_epoch)
+    interrupted, holding the picture's lock throughout. A net better than this run's stays unless
+    `job.replace`; this run's then goes into its history. Returns (result, path of the file holding the new net)."""
     path = job.out_path()
-    if result.epochs == 0:
-        return result, None
-    if path.is_file() and not job.resume:  # never lose a trained net: keep the one this replaces
-        shutil.copy2(path, path.with_name(path.name + ".bak"))
-        result.message = f"{result.message} The previous weights are kept in {path.name}.bak.".lstrip()
-    save_net(result.net, path, backprop=job.backprop, optimizer=job.optimizer, epochs=result.epochs,
-             psnr=round(result.psnr, 3), source=str(job.source()),
-             image_size=list(target.shape[:2]), init_from=job.init_from, resumed=job.resume)
-    return result, path
+    with lock(path):
+        target = job.target() if target is None else target
+        net = job.start_net()
+        result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(),
+                       optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, time_limit=time_limit,
+                       stop=stop, on_epoch=on_epoch)
+        if result.epochs == 0:
+            return result, None
+        return result, _save(job, result, path, target)
+
+
+def _save(job: Job, result, path: Path, target) -> Path:
+    """Save over `path` unless the net there is better on `target` (and replacing was not asked for). Both are
+    measured on the whole picture, and `result.psnr` becomes the new net's measure (training only estimates it)."""
+    old = _score(path, job.hidden, target)
+    new = result.psnr = fit_error(result.net, target)
+    meta = dict(backprop=job.backprop, optimizer=job.optimizer, epochs=result.epochs, psnr=round(new, 3),
+                source=str(job.source()), image_size=list(target.shape[:2]), init_from=job.init_from,
+                resumed=job.resume)
+    if job.replace or old is None or new >= old:
+        return store(result.net, path, **meta)
+    kept = store_apart(result.net, path, **meta)
+    result.message = (f"{result.message} kept {path} ({old:.2f} dB); this run's net ({new:.2f} dB) is in its "
+                      f"history: `python -m morphlib nets {job.name()} -H {job.hidden} --restore 0` to use it "
+                      "(or learn with --replace)").lstrip()
+    return kept
+
+
+def _score(path: Path, hidden: int, target):
+    """PSNR of the net saved at `path` on `target`, None when there is none (or it cannot be read)."""
+    if not path.is_file():
+        return None
+    try:
+        return fit_error(load_net(path, hidden)[0], target)
+    except MorphError:
+        return None

@@ -8,7 +8,7 @@ import numpy as np
 from .align import align as match_units
 from .encoding import check_size
 from .errors import MorphError
-from .images import save_image
+from .images import MAX_PIXELS, atomic_path, save_image
 from .mlp import Net, check_compatible, render
 from .movie import write_gif, write_mp4
 from .weights import load_numbered
@@ -91,14 +91,19 @@ def load_nets(names, hidden, root=".") -> dict:
 
 
 def parse_size(size):
-    """512 or '512' -> (512, 512); '640x360' -> (640, 360)."""
+    """512 or '512' -> (512, 512); '640x360' -> (640, 360); frames above MAX_PIXELS are refused (their buffers
+    would not fit in memory)."""
     if isinstance(size, str):
         parts = size.lower().split("x")
         try:
             size = tuple(int(p) for p in parts) if len(parts) == 2 else int(parts[0])
         except ValueError:
             raise MorphError(f"size {size!r} is not a size: write 512 or 640x360") from None
-    return check_size(size)
+    w, h = check_size(size)
+    if w * h > MAX_PIXELS:
+        raise MorphError(f"size {w}x{h} is too big: a frame may have at most {MAX_PIXELS // 1_000_000} megapixels "
+                         "(e.g. 7680x4320)")
+    return w, h
 
 
 def pair(a: Net, b: Net, align=False) -> tuple:
@@ -127,8 +132,9 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     if fps <= 0:
         raise MorphError(f"fps {fps} must be positive")
     folder = Path(out) / name
-    result = {"removed_old": _clear_frames(folder), "frames": []}
     digits = max(4, len(str(len(plan))))
+    result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(plan) + 1)]),
+              "frames": []}
     for i, rgb in enumerate(frames(plan, nets, size, align=align), 1):
         result["frames"].append(save_image(folder / f"{i:0{digits}d}.png", rgb))
         if on_frame:
@@ -146,9 +152,24 @@ def demo(*, size=256, fps=20, mp4=False, out="result", root=".") -> dict:
                             gif=True, mp4=mp4, loop=True, align=True, root=root)
 
 
-def _clear_frames(folder: Path) -> int:
-    """Remove the numbered frames an earlier run left in `folder`, so runs never mix; returns how many."""
-    old = [p for p in folder.glob("*.png") if p.stem.isdigit()] if folder.is_dir() else []
+MANIFEST = ".morphlib-frames"  # in a frames folder: the files morphlib wrote there, one per line
+
+
+def _clear_frames(folder: Path, names) -> int:
+    """Remove the frames an earlier run listed in `folder`'s manifest, then list `names` (this run's frames) in
+    it; returns how many were removed. Files morphlib did not write are never removed: one in this run's way is
+    refused before anything changes."""
+    manifest = folder / MANIFEST
+    ours = set(manifest.read_text(errors="replace").split()) if manifest.is_file() else set()
+    ours = {n for n in ours if n == Path(n).name and n.endswith(".png")}  # a name in this folder, nothing else
+    foreign = [n for n in names if n not in ours and (folder / n).exists()]
+    if foreign:
+        raise MorphError(f"{folder}/ holds {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''} that "
+                         "morphlib did not write (or an older morphlib, which kept no list of its frames): pick "
+                         "another --name or --out, or move those files away")
+    old = [folder / n for n in sorted(ours) if (folder / n).is_file()]
     for p in old:
         p.unlink()
+    with atomic_path(manifest) as tmp:
+        Path(tmp).write_text("".join(f"{n}\n" for n in names))
     return len(old)

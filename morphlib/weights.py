@@ -1,16 +1,24 @@
-"""The W-<H>/ store: one .npz per picture with metadata, atomic saves, strict loads, and the original .npy layout."""
+"""The W-<H>/ store: one .npz per picture with metadata, atomic saves, strict loads, the original .npy layout, a
+lock per picture and a short history of replaced nets."""
 import json
+import os
+import time
 import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from .encoding import KINDS, describe, input_size
 from .errors import MorphError
-from .images import atomic_path
+from .images import atomic_path, pid_alive
 from .mlp import ACTIVATIONS, LAYERS, Net
 
 FORMAT = 1
+HISTORY = 5  # replaced nets kept per picture, in W-<H>/.history/<name>/
+STALE_LOCK_S = 10  # a lock file without a readable pid this old was left by a killed run
 
 
 def weights_dir(hidden: int, root=".") -> Path:
@@ -116,3 +124,156 @@ def load_numbered(n, hidden: int, root=".") -> Net:
         return load_legacy(folder, n)
     raise MorphError(f"picture {n} has no weights in {folder}/: train it first with "
                      f"`python -m morphlib learn img/{n}.png --hidden {hidden}` (or learn.ipynb)")
+
+
+@contextmanager
+def lock(path):
+    """Hold the right to write the weights file `path`: a lock file beside it (`.<n>.npz.lock`) holds this pid.
+    Held by a live run: MorphError; left by a dead run: taken over."""
+    path = Path(path)
+    lock_file = path.with_name(f".{path.name}.lock")
+    _take(lock_file, path.stem)
+    try:
+        yield lock_file
+    finally:
+        lock_file.unlink(missing_ok=True)
+
+
+def _take(lock_file: Path, name):
+    for _ in range(3):
+        try:
+            lock_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid = _holder(lock_file)
+            if pid is not None:
+                raise MorphError(f"picture {name} is being learned by another run (pid {pid}): stop that run "
+                                 "first, or wait for it") from None
+            lock_file.unlink(missing_ok=True)  # stale: its run is gone
+            continue
+        except OSError as e:
+            raise MorphError(f"cannot write into {lock_file.parent} ({e.strerror}): "
+                             "pick a folder you can write to") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return
+    raise MorphError(f"cannot take the lock {lock_file}: remove it if no other run learns picture {name}")
+
+
+def _holder(lock_file: Path):
+    """The pid of the live run holding `lock_file`, or None when the lock is stale."""
+    try:
+        text = lock_file.read_text().strip()
+        age = time.time() - lock_file.stat().st_mtime
+    except OSError:
+        return None
+    if not text.isdigit():
+        return "?" if age < STALE_LOCK_S else None  # being written now, or left half-written by a killed run
+    return int(text) if pid_alive(int(text)) else None
+
+
+@dataclass
+class Entry:
+    """A net in a picture's history: its file, PSNR (dB), epochs and when it went there."""
+
+    path: Path
+    psnr: float
+    epochs: int
+    date: str
+
+
+def history_dir(path) -> Path:
+    """Where the nets replaced at weights file `path` go: W-<H>/.history/<name>/."""
+    path = Path(path)
+    return path.parent / ".history" / path.stem
+
+
+def history(name, hidden: int, root=".") -> list:
+    """The nets that replaced or were kept apart from W-<hidden>/<name>.npz, newest first."""
+    files = sorted(history_dir(weights_file(name, hidden, root)).glob("*.npz"), reverse=True)
+    return [entry(p) for p in files]
+
+
+def entry(path) -> Entry:
+    """psnr, epochs and date of a saved net (None where its metadata cannot be read)."""
+    meta = read_meta(path)
+    when = datetime.fromtimestamp(Path(path).stat().st_mtime)
+    stamp = Path(path).stem.split("_")[0]
+    try:
+        when = datetime.strptime(stamp, "%Y%m%d-%H%M%S-%f")
+    except ValueError:
+        pass
+    return Entry(Path(path), meta.get("psnr"), meta.get("epochs"), f"{when:%Y-%m-%d %H:%M:%S}")
+
+
+def read_meta(path) -> dict:
+    """The metadata of a weights file, {} if it has none readable (nothing else is loaded)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["meta"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return {}
+
+
+def _history_path(path, psnr) -> Path:
+    score = "unknown" if psnr is None else f"{float(psnr):.2f}dB"
+    return history_dir(path) / f"{datetime.now():%Y%m%d-%H%M%S-%f}_{score}.npz"
+
+
+def _archive(path: Path) -> Path:
+    """Hard-link the net at `path` into its history: whole or not at all, and `path` stays until replaced."""
+    dest = _history_path(path, read_meta(path).get("psnr"))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, dest)
+    except OSError as e:
+        raise MorphError(f"cannot keep {path} in its history {dest.parent} ({e.strerror or e}): nothing was "
+                         "changed; free some disk space or pick a folder you can write to") from None
+    return dest
+
+
+def _prune(folder: Path):
+    for old in sorted(folder.glob("*.npz"), reverse=True)[HISTORY:]:
+        old.unlink()
+
+
+def store(net: Net, path, **meta) -> Path:
+    """Save `net` at `path`, the net it replaces going into the history first (the HISTORY newest are kept)."""
+    path = Path(path)
+    kept = _archive(path) if path.is_file() else None
+    try:
+        save_net(net, path, **meta)
+    except BaseException:
+        if kept is not None:
+            kept.unlink(missing_ok=True)
+        raise
+    _prune(history_dir(path))
+    return path
+
+
+def store_apart(net: Net, path, **meta) -> Path:
+    """Save `net` into the history of `path`, leaving the current net there; returns the history file."""
+    dest = save_net(net, _history_path(path, meta.get("psnr")), **meta)
+    _prune(history_dir(path))
+    return dest
+
+
+def restore(name, hidden: int, index: int, root=".") -> Path:
+    """Make history entry `index` (0 = newest) the current net again; the current one goes into history."""
+    path = weights_file(name, hidden, root)
+    with lock(path):
+        entries = history(name, hidden, root)
+        if not 0 <= index < len(entries):
+            have = f"0..{len(entries) - 1}" if entries else "none"
+            raise MorphError(f"picture {name} has no history entry {index} in {history_dir(path)}/ (have: {have}); "
+                             f"`python -m morphlib nets {name} -H {hidden}` lists them")
+        chosen = entries[index].path
+        load_net(chosen, hidden)  # a damaged entry is refused before anything moves
+        if path.is_file():
+            _archive(path)
+        try:
+            os.replace(chosen, path)
+        except OSError as e:
+            raise MorphError(f"cannot move {chosen} to {path} ({e.strerror}); nothing was lost") from None
+        _prune(history_dir(path))
+    return path

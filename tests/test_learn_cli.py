@@ -16,8 +16,9 @@ def test_learn_saves_best_and_resumes(workspace):
     again, _ = learn(Job(picture=2, hidden=12, epochs=3, resume=True, root=workspace))
     assert again.psnr >= result.psnr - 1e-6 and not (workspace / "W-12" / "2.npz.bak").exists()
     before = path.read_bytes()
-    fresh, _ = learn(Job(picture=2, hidden=12, epochs=1, root=workspace))  # a fresh start keeps a backup
-    assert (workspace / "W-12" / "2.npz.bak").read_bytes() == before and "2.npz.bak" in fresh.message
+    fresh, kept = learn(Job(picture=2, hidden=12, epochs=1, root=workspace))  # worse: the better net stays
+    assert path.read_bytes() == before and kept.parent == workspace / "W-12" / ".history" / "2"
+    assert "kept" in fresh.message and "--restore 0" in fresh.message
 
 
 def test_init_from_needs_matching_weights(workspace):
