@@ -36,7 +36,7 @@ def real(name: str, value, low=None, high=None, *, above=None) -> float:
         bounds = [f"above {above:g}" if above is not None else "", f"at least {low:g}" if low is not None else "",
                   f"at most {high:g}" if high is not None else ""]
         raise MorphError(f"{name} {value!r} is not allowed: give a finite number "
-                         + " and ".join(b for b in bounds if b)).rstrip()
+                         + " and ".join(b for b in bounds if b))
     return float(value)
 
 

@@ -9,7 +9,7 @@ import time
 
 from tqdm import tqdm
 
-from . import hybrid, transition
+from . import checks, hybrid, transition
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
@@ -59,6 +59,10 @@ def _transition(a):
 
     try:
         out = transition.write_transition(a.sequence, **_options(a, transition.write_transition, on_frame=show))
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"interrupted: the {bar.n} frames written are complete; no movie was written", file=sys.stderr)
+        return 130
     finally:
         bar.close()
     _report(out)
@@ -68,6 +72,8 @@ def _transition(a):
 def _report(out):
     if out["removed_old"]:
         print(f"removed {out['removed_old']} frames of an earlier run")
+    for p in out.get("removed_movies", []):
+        print(f"removed {p} of an earlier run")
     print(f"{len(out['frames'])} frames: {out['frames'][0].parent}/")
     for kind in ("gif", "mp4"):
         if kind in out:
@@ -83,14 +89,21 @@ def _demo(a):
 
 
 def _hybrid(a):
+    checks.output_file("output", a.output)
+    steps = checks.whole("steps", a.steps, 0)
     near, far = load_image(a.near), load_image(a.far)
-    if a.size:
-        near = fit_side(near, a.size, grow=True)
+    if a.size is not None:
+        near = fit_side(near, checks.whole("size", a.size, 1, MAX_HYBRID_SIDE), grow=True)
     loss = {"kernel_size": a.kernel_size, "m_precise": a.m_precise, "m_blurred": a.m_blurred}
     if a.method == "fft":
         r = hybrid.hybrid_fft(near, far, a.sigma, **loss)
     else:
-        r = hybrid.Blender(near, far, **_options(a, hybrid.Blender)).run(a.steps)
+        blender = hybrid.Blender(near, far, **_options(a, hybrid.Blender))
+        with tqdm(total=steps, unit="step", delay=0.5) as bar:
+            r = blender.run(steps, on_step=lambda i, n, h: bar.update(i - bar.n))
+    if r.interrupted:
+        print(f"{r.message}: the picture so far is in {save_image(a.output, r.image)}", file=sys.stderr)
+        return 130
     if r.message:
         print(r.message)
     print(f"{save_image(a.output, r.image)}: loss {r.loss:.1f} (precise {r.loss_precise:.1f}, "
@@ -98,6 +111,9 @@ def _hybrid(a):
     if a.pyramid:
         print(f"from afar: {save_image(a.pyramid, hybrid.pyramid(r.image))}")
     return 0
+
+
+MAX_HYBRID_SIDE = 8000  # --size: a 64-megapixel picture
 
 
 def _samples(a):
@@ -195,7 +211,11 @@ def _parser():
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        with checks.disk_errors("read or write"):
+            return args.run(args)
     except MorphError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: what was written so far is complete", file=sys.stderr)
+        return 130
