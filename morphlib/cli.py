@@ -16,6 +16,13 @@ from .learn import Job, learn
 from .samples import write_samples
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line, like every other error (exit code 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def defaults(fn) -> dict:
     """Keyword defaults of a function or a dataclass."""
     if dataclasses.is_dataclass(fn):
@@ -187,7 +194,7 @@ def _hybrid_parser(sub):
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m morphlib", description="Pictures from tiny neural networks: learn "
+    p = _Parser(prog="python -m morphlib", description="Pictures from tiny neural networks: learn "
                                 "pictures into nets, morph between the nets, blend two pictures into one.")
     sub = p.add_subparsers(dest="command", required=True)
     _learn_parser(sub)

@@ -49,7 +49,7 @@ def load_net(path, hidden: int = None) -> tuple:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:
         raise MorphError(f"{path} holds pickled objects, which morphlib never loads ({e}); retrain it") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError) as e:  # zip damage
         raise MorphError(f"{path} is damaged or not a morphlib weights file ({e}); retrain it") from None
     meta = _meta(path, arrays.pop("meta", None))
     net = _net_from(path, arrays, meta)
