@@ -58,17 +58,18 @@ def _learn(a):
 
 
 def _transition(a):
-    bar = tqdm(unit="frame", disable=a.quiet, delay=0.5)
+    bar, written = tqdm(unit="frame", disable=a.quiet, delay=0.5), 0
 
     def show(i, n):
-        bar.total = n
+        nonlocal written
+        bar.total, written = n, i
         bar.update(1)
 
     try:
         out = transition.write_transition(a.sequence, **_options(a, transition.write_transition, on_frame=show))
     except KeyboardInterrupt:
         bar.close()
-        print(f"interrupted: the {bar.n} frames written are complete; no movie was written", file=sys.stderr)
+        print(f"interrupted: the {written} frames written are complete; no movie was written", file=sys.stderr)
         return 130
     finally:
         bar.close()
