@@ -71,7 +71,7 @@ def frame_plan(links, schedule="linear", *, loop=False, pingpong=False, beyond=0
     if loop and links[-1].dst != links[0].src:
         links = [*links, Link(links[-1].dst, links[0].src, links[-1].steps)]
     last = links[-1]
-    extra = round(checks.real("beyond", beyond, 0, 1e6) * (last.steps - 1))
+    extra = round(checks.real("beyond", beyond, 0) * (last.steps - 1))
     _check_frame_count(links, extra, pingpong)
     ease, plan = SCHEDULES[schedule], []
     for i, link in enumerate(links):
@@ -125,7 +125,8 @@ def frames(plan, nets, size, *, align=False):
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
                      fps=24, gif=False, mp4=False, loop=False, pingpong=False, beyond=0.0, align=False,
                      root=".", on_frame=None) -> dict:
-    """Render a sequence into <out>/<name>/0001.png ..., then <out>/<name>.gif and .mp4. Returns the paths."""
+    """Render a sequence into <out>/<name>/0001.png ..., then <out>/<name>.gif and .mp4. Returns the paths, and
+    how many frames (removed_old) and which movies (removed_movies) of an earlier run were removed."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
