@@ -1,8 +1,10 @@
 """Training speed and quality, side by side on one 256x256 photo and one net (inputs x, y, 1; H=100; sigmoid):
 
 (a) a per-pixel loop in the style of T. Rashid's book (the seeds' starting point),
-(b) morphlib (vectorized numpy minibatches, Adam), with numpy's threads and with one BLAS thread,
-(c) the same net in PyTorch on the CPU, one thread.
+(b) morphlib (vectorized numpy minibatches, Adam; one BLAS thread, morphlib/threads.py), beside the same code
+    with numpy's own BLAS threads and with threadpoolctl's one thread,
+(c) the same net in PyTorch on the CPU, one thread (skipped if torch is not installed),
+first on the machine as it is, then (b) again with a busy process on every core (bench/load.py).
 
 Each runs for the same wall time; printed: pixels/s, seconds per epoch, PSNR reached. Render times: bench/render.py.
 Needs bench/requirements.txt (torch==2.13.0, threadpoolctl).  Usage: python -m bench.fit [--seconds 20]
@@ -14,6 +16,7 @@ import numpy as np
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
+from bench.load import busy
 from morphlib.encoding import encode, grid
 from morphlib.mlp import fit_error, init_net, train
 from morphlib.samples import photo
@@ -46,16 +49,28 @@ def book_loop(img, seconds, lr=0.1):
     return done / elapsed, elapsed * len(X) / done, fit_error(net, img)
 
 
-def morphlib_fit(img, seconds):
+def morphlib_fit(img, seconds, fit=train):
     start = time.perf_counter()
-    r = train(init_net(H, seed=0), img, epochs=10**9, batch=BATCH, lr=LR, time_limit=seconds)
+    r = fit(init_net(H, seed=0), img, epochs=10**9, batch=BATCH, lr=LR, time_limit=seconds)
     elapsed = time.perf_counter() - start
     n = img.shape[0] * img.shape[1]
     return len(r.history) * n / elapsed, elapsed / len(r.history), fit_error(r.net, img)
 
 
+def numpy_threads_fit(img, seconds):
+    return morphlib_fit(img, seconds, train.__wrapped__)
+
+
+def one_thread_fit(img, seconds):
+    with threadpool_limits(1):
+        return morphlib_fit(img, seconds, train.__wrapped__)
+
+
 def torch_fit(img, seconds):
-    import torch
+    try:
+        import torch
+    except ImportError:
+        return float("nan"), float("nan"), float("nan")
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -84,20 +99,22 @@ def main():
     ap.add_argument("--seconds", type=float, default=20.0, help="wall time per contender")
     a = ap.parse_args()
     img = photo(256)
-    rows = [("(a) per-pixel book loop", book_loop(img, a.seconds)),
-            ("(b) morphlib", morphlib_fit(img, a.seconds))]
-    with threadpool_limits(1):
-        rows.append(("(b) morphlib, 1 BLAS thread", morphlib_fit(img, a.seconds)))
+    ours = [("(b) morphlib", morphlib_fit), ("(b) numpy BLAS threads", numpy_threads_fit),
+            ("(b) 1 BLAS thread", one_thread_fit)]
+    rows = [("(a) per-pixel book loop", book_loop(img, a.seconds))]
+    rows += [(name, fit(img, a.seconds)) for name, fit in ours]
     rows.append(("(c) PyTorch CPU, 1 thread", torch_fit(img, a.seconds)))
-    print(f"\n256x256 photo, H={H}, sigmoid, {a.seconds:g} s each")
-    print(f"{'':30s} {'pixels/s':>12s} {'s/epoch':>9s} {'PSNR dB':>8s}")
+    with busy():
+        rows += [(f"loaded: {name}", fit(img, a.seconds)) for name, fit in ours]
+    print(f"\n256x256 photo, H={H}, sigmoid, {a.seconds:g} s each; loaded: a spinning process on every core")
+    print(f"{'':36s} {'pixels/s':>12s} {'s/epoch':>9s} {'PSNR dB':>8s}")
     for name, (pps, spe, db) in rows:
-        print(f"{name:30s} {pps:12,.0f} {spe:9.3f} {db:8.2f}")
-    (_, (a_pps, *_)), (_, (b_pps, b_spe, _)), (_, (_, b1_spe, _)), (_, (_, c_spe, _)) = rows
+        print(f"{name:36s} {pps:12,.0f} {spe:9.3f} {db:8.2f}")
+    (a_pps, _, _), (b_pps, b_spe, _), *_, (_, c_spe, _), (_, lb, _), (_, ln, _), (_, l1, _) = (r for _, r in rows)
     print(f"\nmorphlib / book loop, pixels/s: {b_pps / a_pps:.1f}x (target >= 15x)")
-    print(f"morphlib s/epoch / PyTorch s/epoch: {b_spe / c_spe:.2f} (1 BLAS thread: {b1_spe / c_spe:.2f}; "
-          "target <= 1.2)")
-
+    print(f"morphlib s/epoch / PyTorch s/epoch: {b_spe / c_spe:.2f} (target <= 1.2; nan: torch not installed)")
+    print(f"loaded, s/epoch: morphlib {lb:.3f}, numpy BLAS threads {ln:.3f}, 1 BLAS thread {l1:.3f} "
+          "(target: morphlib <= 1 BLAS thread)")
 
 if __name__ == "__main__":
     main()

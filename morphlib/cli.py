@@ -9,11 +9,18 @@ import time
 
 from tqdm import tqdm
 
-from . import hybrid, transition, weights
+from . import checks, hybrid, transition, weights
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
 from .samples import write_samples
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line, like every other error (exit code 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def defaults(fn) -> dict:
@@ -51,14 +58,19 @@ def _learn(a):
 
 
 def _transition(a):
-    bar = tqdm(unit="frame", disable=a.quiet, delay=0.5)
+    bar, written = tqdm(unit="frame", disable=a.quiet, delay=0.5), 0
 
     def show(i, n):
-        bar.total = n
+        nonlocal written
+        bar.total, written = n, i
         bar.update(1)
 
     try:
         out = transition.write_transition(a.sequence, **_options(a, transition.write_transition, on_frame=show))
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"interrupted: the {written} frames written are complete; no movie was written", file=sys.stderr)
+        return 130
     finally:
         bar.close()
     _report(out)
@@ -68,6 +80,8 @@ def _transition(a):
 def _report(out):
     if out["removed_old"]:
         print(f"removed {out['removed_old']} frames of an earlier run")
+    for p in out.get("removed_movies", []):
+        print(f"removed {p} of an earlier run")
     print(f"{len(out['frames'])} frames: {out['frames'][0].parent}/")
     for kind in ("gif", "mp4"):
         if kind in out:
@@ -83,14 +97,21 @@ def _demo(a):
 
 
 def _hybrid(a):
+    checks.output_file("output", a.output)
+    steps = checks.whole("steps", a.steps, 0)
     near, far = load_image(a.near), load_image(a.far)
-    if a.size:
-        near = fit_side(near, a.size, grow=True)
+    if a.size is not None:
+        near = fit_side(near, checks.whole("size", a.size, 1, MAX_HYBRID_SIDE), grow=True)
     loss = {"kernel_size": a.kernel_size, "m_precise": a.m_precise, "m_blurred": a.m_blurred}
     if a.method == "fft":
         r = hybrid.hybrid_fft(near, far, a.sigma, **loss)
     else:
-        r = hybrid.Blender(near, far, **_options(a, hybrid.Blender)).run(a.steps)
+        blender = hybrid.Blender(near, far, **_options(a, hybrid.Blender))
+        with tqdm(total=steps, unit="step", delay=0.5) as bar:
+            r = blender.run(steps, on_step=lambda i, n, h: bar.update(i - bar.n))
+    if r.interrupted:
+        print(f"{r.message}: the picture so far is in {save_image(a.output, r.image)}", file=sys.stderr)
+        return 130
     if r.message:
         print(r.message)
     print(f"{save_image(a.output, r.image)}: loss {r.loss:.1f} (precise {r.loss_precise:.1f}, "
@@ -98,6 +119,9 @@ def _hybrid(a):
     if a.pyramid:
         print(f"from afar: {save_image(a.pyramid, hybrid.pyramid(r.image))}")
     return 0
+
+
+MAX_HYBRID_SIDE = 8000  # --size: a 64-megapixel picture
 
 
 def _samples(a):
@@ -199,7 +223,7 @@ def _hybrid_parser(sub):
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m morphlib", description="Pictures from tiny neural networks: learn "
+    p = _Parser(prog="python -m morphlib", description="Pictures from tiny neural networks: learn "
                                 "pictures into nets, morph between the nets, blend two pictures into one.")
     sub = p.add_subparsers(dest="command", required=True)
     _learn_parser(sub)
@@ -233,7 +257,11 @@ def _nets_parser(sub):
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        with checks.disk_errors("read or write"):
+            return args.run(args)
     except MorphError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: what was written so far is complete", file=sys.stderr)
+        return 130

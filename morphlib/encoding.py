@@ -2,20 +2,17 @@
 and Fourier features."""
 import numpy as np
 
+from . import checks
 from .errors import MorphError
 
 KINDS = ("plain", "legacy", "fourier")
 FEATURES, SIGMA, FEATURE_SEED = 256, 10.0, 0  # Fourier defaults: frequencies B ~ N(0, SIGMA^2), drawn from the seed
+MAX_SIGMA = 10_000.0  # far past any use: at sigma 100 a 256 px picture is already noise
 
 
 def check_size(size):
     """(width, height) of positive ints, or a clear error."""
-    if isinstance(size, int):
-        size = (size, size)
-    w, h = (int(s) for s in size)
-    if w <= 0 or h <= 0:
-        raise MorphError(f"size {w}x{h} is not a picture size: give positive width and height, e.g. 512")
-    return w, h
+    return checks.size("size", size)
 
 
 def centres(n: int) -> np.ndarray:
@@ -34,11 +31,13 @@ def make_encoding(kind="plain", *, features=FEATURES, sigma=SIGMA, seed=FEATURE_
     """An encoding spec. Fourier ones carry their frequency matrix B, drawn once from `seed`."""
     if kind not in KINDS:
         raise MorphError(f"unknown encoding {kind!r}: use one of {', '.join(KINDS)}")
+    features = checks.whole("features", features, 1, checks.MAX_FEATURES)
+    sigma = checks.real("sigma", sigma, above=0, high=MAX_SIGMA)
+    seed = checks.whole("feature_seed", seed, 0)
     if kind != "fourier":
         return {"kind": kind}
-    rng = np.random.default_rng(seed)
-    B = rng.normal(0.0, sigma, size=(2, int(features))).astype(np.float32)
-    return {"kind": "fourier", "features": int(features), "sigma": float(sigma), "seed": int(seed), "B": B}
+    B = np.random.default_rng(seed).normal(0.0, sigma, size=(2, features)).astype(np.float32)
+    return {"kind": "fourier", "features": features, "sigma": sigma, "seed": seed, "B": B}
 
 
 def input_size(enc: dict) -> int:

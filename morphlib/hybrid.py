@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import checks
 from .errors import MorphError
 from .images import resize
 
@@ -18,6 +19,7 @@ DEFAULT_LR = {"adam": 0.1, "gd": 0.3}
 
 SIGMA, M_PRECISE, M_BLURRED = 3.0, 0.1, 1.0  # the article's blur radius and loss weights
 OUTPUT = "result/hybrid.png"
+MAX_SIGMA, MAX_WEIGHT, MAX_LR = 1000.0, 1e6, 1000.0  # past these the result is one flat colour or noise
 
 
 def kernel_size_for(sigma: float) -> int:
@@ -27,11 +29,25 @@ def kernel_size_for(sigma: float) -> int:
 
 def gauss_kernel(size: int, sigma: float) -> np.ndarray:
     """1-D Gaussian of `size` taps centred at (size - 1) // 2, summing to 1 (the article's kernel)."""
-    if int(size) < 1 or not sigma > 0:
-        raise MorphError(f"blur kernel size {size} and sigma {sigma} must be positive")
-    x = np.arange(int(size)) - (int(size) - 1) // 2
+    size, sigma = _blur(size, sigma)
+    x = np.arange(size) - (size - 1) // 2
     k = np.exp(-(x * x) / (2.0 * sigma * sigma))
     return k / k.sum()
+
+
+def _blur(kernel_size, sigma) -> tuple:
+    """(kernel_size, sigma) checked; kernel_size None: the rule's for sigma."""
+    sigma = checks.real("sigma", sigma, above=0, high=MAX_SIGMA)
+    return checks.whole("kernel_size", kernel_size_for(sigma) if kernel_size is None else kernel_size, 1,
+                        kernel_size_for(MAX_SIGMA)), sigma
+
+
+def _weights(m_precise, m_blurred) -> tuple:
+    """The loss weights checked: finite, not negative, not both zero."""
+    m = checks.real("m_precise", m_precise, 0, MAX_WEIGHT), checks.real("m_blurred", m_blurred, 0, MAX_WEIGHT)
+    if not any(m):
+        raise MorphError("m_precise and m_blurred are both 0: give at least one of them a positive weight")
+    return m
 
 
 def match(near: np.ndarray, far: np.ndarray):
@@ -61,6 +77,7 @@ class Report:
     seconds: float = 0.0
     history: list = field(default_factory=list)  # (step, loss, precise, blurred)
     message: str = ""
+    interrupted: bool = False  # Ctrl-C during run(): the picture is the one reached so far
 
 
 def _logit(x):
@@ -76,15 +93,16 @@ class Blender:
 
     def __init__(self, near, far, *, kernel_size=None, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED,
                  optimizer="adam", lr=None, start="fft"):
-        tf = _tensorflow()
-        kernel_size = kernel_size_for(sigma) if kernel_size is None else kernel_size
-        self.tf = tf
         near, far = _rgb(near, "near"), _rgb(far, "far")
-        far, self.message = match(near, far)
+        kernel_size, sigma = _blur(kernel_size, sigma)
+        m_precise, m_blurred = _weights(m_precise, m_blurred)
         if optimizer not in DEFAULT_LR:
             raise MorphError(f"unknown optimizer {optimizer!r}: use adam or gd")
-        self.optimizer, self.kernel_size = optimizer, int(kernel_size)
-        self.lr = tf.Variable(DEFAULT_LR[optimizer] if lr is None else lr, dtype=tf.float32)
+        lr = DEFAULT_LR[optimizer] if lr is None else checks.real("lr", lr, above=0, high=MAX_LR)
+        far, self.message = match(near, far)
+        self.tf = tf = _tensorflow()
+        self.optimizer, self.kernel_size = optimizer, kernel_size
+        self.lr = tf.Variable(lr, dtype=tf.float32)
         self.m = tf.Variable([m_precise, m_blurred], dtype=tf.float32)
         self.near = tf.constant(near[None])
         self.far = tf.constant(far[None])
@@ -139,22 +157,30 @@ class Blender:
         """Change the loss weights or the blur; the picture keeps its state (a warm start)."""
         if m_precise is not None or m_blurred is not None:
             old = self.m.numpy()
-            self.m.assign([old[0] if m_precise is None else m_precise, old[1] if m_blurred is None else m_blurred])
+            self.m.assign(_weights(old[0] if m_precise is None else m_precise,
+                                   old[1] if m_blurred is None else m_blurred))
         if sigma is not None:
             self.kernel.assign(gauss_kernel(self.kernel_size, sigma).astype(np.float32))
             self.far_blurred.assign(self.blur(self.far))
 
     def run(self, steps=200, on_step=None, every=10) -> Report:
-        """Optimize `steps` more steps; on_step(i, steps, report) every `every` steps. Returns the report after."""
-        start, history = time.perf_counter(), []
-        for i in range(1, int(steps) + 1):
-            parts = self._step()
-            self.steps += 1
-            if i % every == 0 or i == steps:
-                history.append((self.steps, *(float(p) for p in parts)))
-                if on_step:
-                    on_step(i, steps, history[-1])
-        report = self.report()
+        """Optimize `steps` more steps; on_step(i, steps, report) every `every` steps. Returns the report after;
+        Ctrl-C ends it early with the picture reached so far (report.interrupted)."""
+        steps, every = checks.whole("steps", steps, 0), checks.whole("every", every)
+        start, history, i = time.perf_counter(), [], 0
+        try:
+            for i in range(1, steps + 1):
+                parts = self._step()
+                self.steps += 1
+                if i % every == 0 or i == steps:
+                    history.append((self.steps, *(float(p) for p in parts)))
+                    if on_step:
+                        on_step(i, steps, history[-1])
+        except KeyboardInterrupt:
+            report = self.report()
+            report.interrupted, report.message = True, f"interrupted at step {i} of {steps}"
+        else:
+            report = self.report()
         report.seconds, report.history = time.perf_counter() - start, history
         return report
 
@@ -195,7 +221,16 @@ def _start(start, near, far, sigma):
 
 
 def _rgb(img, name):
+    """float32 (H, W, 3) in [0, 1] from an array: uint8 0..255 (and 16-bit) scaled, floats checked, grey repeated,
+    alpha on white."""
+    img = np.asarray(img)
+    if img.dtype.kind in "ui":
+        img = img / np.float32(255 if img.dtype.itemsize == 1 or img.max(initial=0) <= 255 else 65535)
     img = np.asarray(img, np.float32)
+    if img.size and not (np.isfinite(img).all() and -1e-3 <= img.min() and img.max() <= 1 + 1e-3):
+        raise MorphError(f"the {name} picture has values from {img.min():g} to {img.max():g}: give floats in "
+                         "[0, 1] (divide 0..255 values by 255), or load it with load_image")
+    img = np.clip(img, 0, 1)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     if img.ndim != 3 or img.shape[2] not in (3, 4) or min(img.shape[:2]) < 1:
@@ -227,6 +262,8 @@ def hybrid_fft(near, far, sigma=SIGMA, *, with_loss=True, **loss_kw) -> Report:
 
     Its report carries the same loss as the optimized picture's (loss_kw: kernel_size, m_precise, m_blurred)."""
     near, far = _rgb(near, "near"), _rgb(far, "far")
+    sigma = _blur(loss_kw.get("kernel_size"), sigma)[1]
+    _weights(loss_kw.get("m_precise", M_PRECISE), loss_kw.get("m_blurred", M_BLURRED))
     far, message = match(near, far)
     h, w = near.shape[:2]
     fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]

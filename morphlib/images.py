@@ -48,13 +48,25 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
         grey = grey / (65535.0 if grey.max(initial=0) > 255 or im.mode.startswith("I;16") else 255.0)
         return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=2)
     if im.mode == "F":
-        return np.repeat(np.clip(np.asarray(im, np.float32), 0, 1)[..., None], 3, axis=2)
+        return np.repeat(_float_grey(np.asarray(im, np.float32))[..., None], 3, axis=2)
     has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
     if has_alpha:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, rgba)
     return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def _float_grey(grey: np.ndarray) -> np.ndarray:
+    """A float picture (TIFF mode F) in [0, 1] by its range: kept if in [0, 1], else 0..255 or 0..65535 scaled
+    down, else stretched from its minimum to its maximum; NaN is black."""
+    grey = np.nan_to_num(grey, nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(grey.min(initial=0)), float(grey.max(initial=0))
+    if lo >= 0 and hi > 1:
+        grey = grey / (255.0 if hi <= 255 else 65535.0 if hi <= 65535 else hi)
+    elif lo < 0:
+        grey = (grey - lo) / (hi - lo)
+    return np.clip(grey, 0, 1).astype(np.float32)
 
 
 def resize(rgb: np.ndarray, size) -> np.ndarray:

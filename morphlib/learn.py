@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checks
 from .encoding import FEATURE_SEED, FEATURES, SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
 from .images import fit_side, image_path, load_image, numbered_images
@@ -12,6 +13,7 @@ from .weights import load_net, lock, store, store_apart, weights_file
 
 FOURIER_LR = 0.003  # Adam's rate for Fourier nets, by measurement (bench/quality.py); plain nets use 0.01
 MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
+MAX_LEARN_SIDE = 8000  # max_side above this: a 64-megapixel target
 
 
 @dataclass
@@ -37,6 +39,13 @@ class Job:
     max_side: int = MAX_SIDE
     root: str = "."
     img_dir: str = "img"
+
+    def __post_init__(self):
+        """Refuse bad numbers here, before any file is read or written."""
+        self.hidden = checks.whole("hidden size", self.hidden, 1, checks.MAX_HIDDEN)
+        make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
+        self.epochs, self.batch, self.lr, self.seed, _ = checks.training(self.epochs, self.batch, self.lr, self.seed)
+        self.max_side = checks.whole("max_side", self.max_side, 1, MAX_LEARN_SIDE)
 
     def name(self) -> str:
         """The weights' name: the picture's number, or a path's file name; a numbered file from elsewhere may not

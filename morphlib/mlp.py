@@ -5,11 +5,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import checks
 from .encoding import centres, check_size, describe, encode, grid, input_size, make_encoding, same_encoding
 from .errors import MorphError
+from .threads import one_blas_thread
 
 LAYERS = (1, 2, 3)
 EXPLODED_DB, PATIENCE = 5.0, 5  # this many epochs in a row this far below the best: the learning rate is too high
+CONVERGED_DB = 45.0  # ... unless the best is already this good: then the net has learned the picture
 
 
 @dataclass
@@ -45,8 +48,7 @@ def check_compatible(a: Net, b: Net, names=("A", "B")):
 
 def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0) -> Net:
     """A fresh net. The seed's plain net: sigmoid units, no biases (the constant input 1 is the bias)."""
-    if int(hidden) < 1:
-        raise MorphError(f"hidden size {hidden} must be at least 1 (the article used 30 to 150)")
+    hidden = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN)
     enc = encoding or make_encoding("plain")
     fourier = enc["kind"] == "fourier"
     activation = activation or ("relu" if fourier else "sigmoid")
@@ -159,10 +161,11 @@ class TrainResult:
     psnr: float
     epochs: int
     history: list = field(default_factory=list)
-    stopped: str = "done"  # done | time | stopped | interrupted | diverged
+    stopped: str = "done"  # done | time | stopped | interrupted | diverged | converged
     message: str = ""
 
 
+@one_blas_thread
 def train(net: Net, image: np.ndarray, *, epochs=100, batch=1024, lr=None, optimizer="adam", backprop="exact",
           seed=0, time_limit=None, stop: threading.Event = None, on_epoch=None) -> TrainResult:
     """Fit `net` (in place) to `image` (H, W, 3) with shuffled minibatches over all pixels.
@@ -172,6 +175,7 @@ def train(net: Net, image: np.ndarray, *, epochs=100, batch=1024, lr=None, optim
         raise MorphError(f"unknown optimizer {optimizer!r}: use adam or sgd")
     if backprop not in ("exact", "book"):
         raise MorphError(f"unknown backprop {backprop!r}: use exact or book")
+    epochs, batch, lr, seed, time_limit = checks.training(epochs, batch, lr, seed, time_limit)
     h, w = image.shape[:2]
     X = encode(grid(h, w), net.encoding)
     T = np.ascontiguousarray(image.reshape(-1, 3), dtype=np.float32)
@@ -190,6 +194,9 @@ def train(net: Net, image: np.ndarray, *, epochs=100, batch=1024, lr=None, optim
                 opt.step(net.params, grads)
             score = psnr(sq / len(X))
             bad = bad + 1 if not score > best.psnr - EXPLODED_DB else 0
+            if bad >= PATIENCE and best.psnr >= CONVERGED_DB:
+                return _ended(best, history, "converged", f"converged: {best.psnr:.1f} dB at epoch {best.epochs}, "
+                              "then no better; the best weights are kept")
             if bad >= PATIENCE or not all(np.isfinite(v).all() for v in net.params.values()):
                 return _ended(best, history, "diverged", f"the loss exploded at epoch {epoch} (PSNR {score:.1f} dB, "
                               f"best {best.psnr:.1f}): lower the learning rate (try {opt.lr / 10:g}); "
@@ -225,6 +232,7 @@ def _render_layers(net: Net):
             (p["W3"] / 2, p["W3"].sum(0) / 2 + b(3), sigmoid_)]
 
 
+@one_blas_thread
 def render(net: Net, height: int, width: int = None, *, chunk=4096) -> np.ndarray:
     """The net's picture at any size: float32 (height, width, 3), computed in cache-sized blocks of rows."""
     width = height if width is None else width

@@ -5,15 +5,16 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checks
 from .align import align as match_units
-from .encoding import check_size
 from .errors import MorphError
-from .images import MAX_PIXELS, atomic_path, save_image
+from .images import atomic_path, save_image
 from .mlp import Net, check_compatible, render
 from .movie import write_gif, write_mp4
 from .weights import load_numbered
 
 DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
+MAX_FPS = 1000.0
 SCHEDULES = {
     "linear": lambda s: s,
     "smoothstep": lambda s: s * s * (3 - 2 * s),
@@ -65,20 +66,31 @@ def frame_plan(links, schedule="linear", *, loop=False, pingpong=False, beyond=0
     to its start without repeating the first frame; `beyond` carries the last link past its end (t > 1)."""
     if schedule not in SCHEDULES:
         raise MorphError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+    if not links:
+        raise MorphError("the sequence is empty: give links like 1>2:40, 2>3:40 (from>to:steps)")
     if loop and links[-1].dst != links[0].src:
         links = [*links, Link(links[-1].dst, links[0].src, links[-1].steps)]
+    last = links[-1]
+    extra = round(checks.real("beyond", beyond, 0) * (last.steps - 1))
+    _check_frame_count(links, extra, pingpong)
     ease, plan = SCHEDULES[schedule], []
     for i, link in enumerate(links):
         seam = i > 0 and links[i - 1].dst == link.src
         plan += [(link.src, link.dst, float(ease(k / (link.steps - 1)))) for k in range(int(seam), link.steps)]
-    last = links[-1]
-    extra = round(float(beyond) * (last.steps - 1))
     plan += [(last.src, last.dst, 1 + k / (last.steps - 1)) for k in range(1, extra + 1)]
     if loop and not extra:
         plan.pop()  # equals the first frame
     if pingpong:
         plan += plan[-2:0:-1]
     return plan
+
+
+def _check_frame_count(links, extra, pingpong):
+    """Refuse, before building it, a plan of more than MAX_FRAMES frames (an upper bound: seams counted twice)."""
+    total = (sum(checks.whole("steps", link.steps, 2) for link in links) + extra) * (2 if pingpong else 1)
+    if total > checks.MAX_FRAMES:
+        raise MorphError(f"the sequence makes about {total:,} frames, more than {checks.MAX_FRAMES:,}: "
+                         "give fewer steps per link (or a smaller beyond)")
 
 
 def load_nets(names, hidden, root=".") -> dict:
@@ -91,19 +103,8 @@ def load_nets(names, hidden, root=".") -> dict:
 
 
 def parse_size(size):
-    """512 or '512' -> (512, 512); '640x360' -> (640, 360); frames above MAX_PIXELS are refused (their buffers
-    would not fit in memory)."""
-    if isinstance(size, str):
-        parts = size.lower().split("x")
-        try:
-            size = tuple(int(p) for p in parts) if len(parts) == 2 else int(parts[0])
-        except ValueError:
-            raise MorphError(f"size {size!r} is not a size: write 512 or 640x360") from None
-    w, h = check_size(size)
-    if w * h > MAX_PIXELS:
-        raise MorphError(f"size {w}x{h} is too big: a frame may have at most {MAX_PIXELS // 1_000_000} megapixels "
-                         "(e.g. 7680x4320)")
-    return w, h
+    """512 or '512' -> (512, 512); '640x360' -> (640, 360); anything else, or too big, is refused."""
+    return checks.size("size", size)
 
 
 def pair(a: Net, b: Net, align=False) -> tuple:
@@ -124,26 +125,37 @@ def frames(plan, nets, size, *, align=False):
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
                      fps=24, gif=False, mp4=False, loop=False, pingpong=False, beyond=0.0, align=False,
                      root=".", on_frame=None) -> dict:
-    """Render a sequence into <out>/<name>/0001.png ..., then <out>/<name>.gif and .mp4. Returns the paths."""
+    """Render a sequence into <out>/<name>/0001.png ..., then <out>/<name>.gif and .mp4. Returns the paths, and
+    how many frames (removed_old) and which movies (removed_movies) of an earlier run were removed."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
+    hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
+    fps = checks.real("fps", fps, above=0, high=MAX_FPS)
     nets = load_nets([n for link in links for n in (link.src, link.dst)], hidden, root)
     parse_size(size)  # bad sizes fail before anything is removed
-    if fps <= 0:
-        raise MorphError(f"fps {fps} must be positive")
-    folder = Path(out) / name
-    digits = max(4, len(str(len(plan))))
-    result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(plan) + 1)]),
-              "frames": []}
-    for i, rgb in enumerate(frames(plan, nets, size, align=align), 1):
-        result["frames"].append(save_image(folder / f"{i:0{digits}d}.png", rgb))
-        if on_frame:
-            on_frame(i, len(plan))
-    if gif:
-        result["gif"] = write_gif(Path(out) / f"{name}.gif", result["frames"], fps)
-    if mp4:
-        result["mp4"] = write_mp4(Path(out) / f"{name}.mp4", result["frames"], fps)
+    folder, movies = Path(out) / name, {"gif": (gif, write_gif), "mp4": (mp4, write_mp4)}
+    with checks.disk_errors():
+        digits = max(4, len(str(len(plan))))
+        result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(plan) + 1)]),
+                  "frames": []}
+        if result["removed_old"]:  # a re-run: its movies must not be the earlier run's
+            result["removed_movies"] = _remove_movies(out, name, [k for k, (want, _) in movies.items() if not want])
+        for i, rgb in enumerate(frames(plan, nets, size, align=align), 1):
+            result["frames"].append(save_image(folder / f"{i:0{digits}d}.png", rgb))
+            if on_frame:
+                on_frame(i, len(plan))
+        for kind, (want, write) in movies.items():
+            if want:
+                result[kind] = write(Path(out) / f"{name}.{kind}", result["frames"], fps)
     return result
+
+
+def _remove_movies(out, name, kinds) -> list:
+    """Remove <out>/<name>.<kind> that an earlier run wrote; returns the removed paths."""
+    old = [p for p in (Path(out) / f"{name}.{kind}" for kind in kinds) if p.is_file()]
+    for p in old:
+        p.unlink()
+    return old
 
 
 def demo(*, size=256, fps=20, mp4=False, out="result", root=".") -> dict:

@@ -19,6 +19,8 @@ from .mlp import ACTIVATIONS, LAYERS, Net
 FORMAT = 1
 HISTORY = 5  # replaced nets kept per picture, in W-<H>/.history/<name>/
 STALE_LOCK_S = 10  # a lock file without a readable pid this old was left by a killed run
+MAX_BYTES = 256 * 2**20  # uncompressed: the biggest net morphlib makes (H and features 4096) is under 200 MB
+PARAMS = {f"{w}{k}" for w in "Wb" for k in LAYERS}
 
 
 def weights_dir(hidden: int, root=".") -> Path:
@@ -50,11 +52,12 @@ def load_net(path, hidden: int = None) -> tuple:
     if not path.is_file():
         raise MorphError(f"weights {path} not found")
     try:
+        _check_zip(path)
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:
         raise MorphError(f"{path} holds pickled objects, which morphlib never loads ({e}); retrain it") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError) as e:  # zip damage
         raise MorphError(f"{path} is damaged or not a morphlib weights file ({e}); retrain it") from None
     meta = _meta(path, arrays.pop("meta", None))
     net = _net_from(path, arrays, meta)
@@ -62,6 +65,17 @@ def load_net(path, hidden: int = None) -> tuple:
         raise MorphError(f"{path} holds a net with H={net.hidden}, not H={hidden}: use hidden={net.hidden}, "
                          f"or retrain the picture with H={hidden}")
     return net, meta
+
+
+def _check_zip(path):
+    """Refuse what is not a zip (a .npy renamed .npz) or unpacks to more than MAX_BYTES (a zip bomb), unread."""
+    if not zipfile.is_zipfile(path):
+        raise zipfile.BadZipFile("not a .npz archive: a renamed .npy or another file?")
+    with zipfile.ZipFile(path) as z:
+        size = sum(i.file_size for i in z.infolist())
+    if size > MAX_BYTES:
+        raise MorphError(f"{path} unpacks to {size:,} bytes, more than any morphlib net ({MAX_BYTES:,}); "
+                         "it is not a morphlib weights file: retrain it")
 
 
 def _meta(path, raw) -> dict:
@@ -81,12 +95,25 @@ def _net_from(path, arrays, meta) -> Net:
     if enc.get("kind") not in KINDS or meta.get("activation") not in ACTIVATIONS:
         raise MorphError(f"{path} names an unknown encoding or activation ({meta}); retrain it")
     if enc["kind"] == "fourier":
-        if "fourier_B" not in arrays:
-            raise MorphError(f"{path} is a Fourier net without its frequencies; retrain it")
-        enc["B"] = arrays.pop("fourier_B").astype(np.float32)
+        enc["B"] = _frequencies(path, arrays.pop("fourier_B", None), enc)
+    extra = ", ".join(sorted(arrays.keys() - PARAMS))
+    if extra or any(v.dtype.kind not in "fiu" for v in arrays.values()):
+        raise MorphError(f"{path} holds arrays a morphlib net does not have ({extra or 'not numbers'}); retrain it")
     params = {k: v.astype(np.float32) for k, v in arrays.items()}
     _check_shapes(path, params, enc)
     return Net(params, enc, meta["activation"])
+
+
+def _frequencies(path, B, enc) -> np.ndarray:
+    """The Fourier frequencies: shape (2, features), every one finite."""
+    if B is None:
+        raise MorphError(f"{path} is a Fourier net without its frequencies; retrain it")
+    features = enc.get("features")
+    if not isinstance(features, int) or B.shape != (2, features):
+        raise MorphError(f"{path} has Fourier frequencies of shape {B.shape}, not (2, {features}); retrain it")
+    if B.dtype.kind not in "fiu" or not np.isfinite(B).all():
+        raise MorphError(f"{path} has non-finite or non-numeric Fourier frequencies (NaN or inf); retrain it")
+    return B.astype(np.float32)
 
 
 def _check_shapes(path, p, enc):
@@ -102,16 +129,29 @@ def _check_shapes(path, p, enc):
         raise MorphError(f"{path} does not hold a valid {describe(enc)} net (shapes or values are off); retrain it")
 
 
-def load_legacy(folder, n) -> Net:
-    """The original project's W-<H>/w<n>_1.npy (wih), _2 (whh), _3 (who): sigmoid units, no biases."""
+def load_legacy(folder, n, hidden: int = None) -> Net:
+    """The original project's W-<H>/w<n>_1.npy (wih), _2 (whh), _3 (who): sigmoid units, no biases; with `hidden`,
+    a net of another H is refused."""
     files = [Path(folder) / f"w{n}_{k}.npy" for k in LAYERS]
     try:
-        wih, whh, who = (np.load(f, allow_pickle=False).astype(np.float32) for f in files)
-    except (OSError, ValueError) as e:
+        wih, whh, who = (_npy(f) for f in files)
+    except (OSError, ValueError, EOFError) as e:
         raise MorphError(f"cannot read the original-layout weights w{n}_1..3.npy in {folder} ({e})") from None
     params = {"W1": wih.T.copy(), "W2": whh.T.copy(), "W3": who.T.copy()}
     _check_shapes(folder, params, {"kind": "legacy"})
-    return Net(params, {"kind": "legacy"}, "sigmoid")
+    net = Net(params, {"kind": "legacy"}, "sigmoid")
+    if hidden is not None and net.hidden != int(hidden):
+        raise MorphError(f"{folder}/w{n}_1..3.npy hold a net with H={net.hidden}, not H={hidden}: move them to "
+                         f"W-{net.hidden}/ and use hidden={net.hidden}")
+    return net
+
+
+def _npy(path) -> np.ndarray:
+    """A 2-D numeric array from a .npy file, no more than MAX_BYTES."""
+    a = np.load(path, allow_pickle=False, mmap_mode="r")
+    if not isinstance(a, np.ndarray) or a.ndim != 2 or a.dtype.kind not in "fiu" or a.nbytes > MAX_BYTES:
+        raise ValueError(f"{Path(path).name} is not a 2-D array of numbers")
+    return np.array(a, np.float32)
 
 
 def load_numbered(n, hidden: int, root=".") -> Net:
@@ -121,7 +161,7 @@ def load_numbered(n, hidden: int, root=".") -> Net:
     if path.is_file():
         return load_net(path, hidden)[0]
     if (folder / f"w{n}_1.npy").is_file():
-        return load_legacy(folder, n)
+        return load_legacy(folder, n, hidden)
     raise MorphError(f"picture {n} has no weights in {folder}/: train it first with "
                      f"`python -m morphlib learn img/{n}.png --hidden {hidden}` (or learn.ipynb)")
 

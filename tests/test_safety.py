@@ -203,7 +203,7 @@ def test_a_huge_size_fails_before_any_frame_is_removed(tmp_path):
         save_net(init_net(5, seed=n), weights_file(n, 5, tmp_path))
     write_transition("1>2:3", hidden=5, size=8, out=tmp_path, root=tmp_path)
     frames = sorted((tmp_path / "transition").iterdir())
-    with pytest.raises(MorphError, match="size 100000x100000 is too big: a frame may have at most 64 megapixels"):
+    with pytest.raises(MorphError, match="size 100000x100000 is too big"):
         write_transition("1>2:3", hidden=5, size=100000, out=tmp_path, root=tmp_path)
     assert sorted((tmp_path / "transition").iterdir()) == frames
 

@@ -1,0 +1,99 @@
+"""Checks at the boundary, in one place: the public functions call these on entry, so the command line, the
+notebooks and the widgets refuse the same bad values with the same message (a MorphError naming the option)."""
+import errno
+import math
+import numbers
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import MorphError
+
+MAX_HIDDEN = 4096  # W2 alone is H x H floats: 64 MB at this size (the article used 30 to 150)
+MAX_FEATURES = 4096  # Fourier features: W1 is 2 * features x H
+MAX_FRAMES = 100_000  # frames in one transition: over an hour at 24 fps
+MAX_LR = 1000.0  # learning rates above this only explode
+MAX_PIXELS = 64_000_000  # pictures and frames: a 64-megapixel float RGB picture is 768 MB
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) or (
+        isinstance(value, float) and value.is_integer())
+
+
+def whole(name: str, value, low=1, high=None) -> int:
+    """`value` as an int in [low, high] (high None: no upper bound), else a MorphError naming `name`."""
+    if not _is_int(value) or value < low or (high is not None and value > high):
+        span = f"at least {low}" if high is None else f"from {low} to {high}"
+        raise MorphError(f"{name} {value!r} is not allowed: give a whole number {span}")
+    return int(value)
+
+
+def real(name: str, value, low=None, high=None, *, above=None) -> float:
+    """`value` as a finite float with low <= value <= high and value > above (None: no bound), else a MorphError."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (low is not None and value < low) or (high is not None and value > high) or (
+            above is not None and value <= above):
+        bounds = [f"above {above:g}" if above is not None else "", f"at least {low:g}" if low is not None else "",
+                  f"at most {high:g}" if high is not None else ""]
+        raise MorphError(f"{name} {value!r} is not allowed: give a finite number "
+                         + " and ".join(b for b in bounds if b))
+    return float(value)
+
+
+def optional(check, name: str, value, *args, **kwargs):
+    """None stays None (the default applies); anything else goes through `check`."""
+    return None if value is None else check(name, value, *args, **kwargs)
+
+
+def training(epochs, batch, lr, seed, time_limit=None) -> tuple:
+    """(epochs, batch, lr, seed, time_limit) checked: what mlp.train and learn.Job share (lr, time_limit: None or
+    a number)."""
+    return (whole("epochs", epochs), whole("batch", batch), optional(real, "lr", lr, above=0, high=MAX_LR),
+            whole("seed", seed, 0), optional(real, "time_limit", time_limit, 0))
+
+
+def file_name(name: str, value) -> str:
+    """A plain, non-empty file name (no folders, not hidden), else a MorphError."""
+    text = str(value)
+    if not text.strip() or text.startswith(".") or Path(text).name != text or "\\" in text:
+        raise MorphError(f"{name} {value!r} is not allowed: give a plain file name such as transition")
+    return text
+
+
+def output_file(name: str, value) -> Path:
+    """A path to write a file to: not an existing folder."""
+    path = Path(value)
+    if path.is_dir() or str(value).endswith(("/", "\\")):
+        raise MorphError(f"{name} {str(value)!r} names a folder: give a file name, e.g. {path / 'hybrid.png'}")
+    return path
+
+
+def size(name: str, value) -> tuple:
+    """512, '512', '640x360' (exactly two parts) or (640, 360) -> (width, height): positive whole numbers, at most
+    MAX_PIXELS in all."""
+    try:
+        if isinstance(value, str):
+            parts = value.strip().lower().split("x")
+            if len(parts) > 2:
+                raise ValueError
+            value = tuple(int(p) for p in parts) if len(parts) == 2 else int(parts[0])
+        w, h = (value, value) if _is_int(value) else value
+    except (ValueError, TypeError):
+        raise MorphError(f"{name} {value!r} is not a size: write 512 or 640x360") from None
+    if not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
+        raise MorphError(f"{name} {w}x{h} is not a picture size: give positive width and height, e.g. 512")
+    if w * h > MAX_PIXELS:
+        raise MorphError(f"{name} {w}x{h} is too big ({w * h:,} pixels, at most {MAX_PIXELS:,}): give a smaller one")
+    return int(w), int(h)
+
+
+@contextmanager
+def disk_errors(what="write"):
+    """Turn a full disk, a read-only folder or a missing one into a MorphError that says what to do."""
+    try:
+        yield
+    except OSError as e:
+        hint = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some disk space"}.get(
+            e.errno, "pick a folder you can write to")
+        where = f" {e.filename}" if e.filename else ""
+        raise MorphError(f"cannot {what}{where} ({e.strerror or e}): {hint}") from None
