@@ -3,6 +3,7 @@
 The picture is sigmoid(free variables); TensorFlow's GradientTape minimizes
     m_precise * sum((x - A)^2) + m_blurred * sum((blur(x^2.2)^(1/2.2) - blur(B^2.2)^(1/2.2))^2),
 blur being a separable depthwise Gaussian in linear light. A Fourier low-pass + high-pass blend is the baseline."""
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -71,83 +72,51 @@ class Blender:
     """A hybrid picture being optimized. `start`: "fft" (the Fourier baseline's picture: fewest steps),
     "grey" (the article's), "near", "far" or an (H, W, 3) array.
 
-    optimizer="gd" with lr=0.3 is the article's plain gradient descent; "adam" (default) converges faster."""
+    optimizer="gd" with lr=0.3 is the article's plain gradient descent; "adam" (default) converges faster.
+    All Blenders share one compiled step per optimizer (see _compiled): making many never retraces."""
 
     def __init__(self, near, far, *, kernel_size=None, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED,
                  optimizer="adam", lr=None, start="fft"):
         tf = _tensorflow()
         kernel_size = kernel_size_for(sigma) if kernel_size is None else kernel_size
-        self.tf = tf
         near, far = _rgb(near, "near"), _rgb(far, "far")
         far, self.message = match(near, far)
         if optimizer not in DEFAULT_LR:
             raise MorphError(f"unknown optimizer {optimizer!r}: use adam or gd")
         self.optimizer, self.kernel_size = optimizer, int(kernel_size)
-        self.lr = tf.Variable(DEFAULT_LR[optimizer] if lr is None else lr, dtype=tf.float32)
-        self.m = tf.Variable([m_precise, m_blurred], dtype=tf.float32)
-        self.near = tf.constant(near[None])
-        self.far = tf.constant(far[None])
-        self.kernel = tf.Variable(gauss_kernel(kernel_size, sigma).astype(np.float32))
-        self.far_blurred = tf.Variable(self.blur(self.far))
         init = _start(start, near, far, sigma)
         if init is None or init.shape != near.shape:
             raise MorphError(f"start must be fft, grey, near, far or an array of shape {near.shape}")
-        self.var = tf.Variable(_logit(init)[None].astype(np.float32))
-        self.m1, self.m2, self.t = tf.Variable(tf.zeros_like(self.var)), tf.Variable(tf.zeros_like(self.var)), \
-            tf.Variable(0.0)
+        var = tf.Variable(_logit(init)[None].astype(np.float32))
+        self.s = {"var": var, "near": tf.constant(near[None]), "far": tf.constant(far[None]),
+                  "kernel": tf.Variable(gauss_kernel(kernel_size, sigma).astype(np.float32)),
+                  "m": tf.Variable([m_precise, m_blurred], dtype=tf.float32),
+                  "lr": tf.Variable(DEFAULT_LR[optimizer] if lr is None else lr, dtype=tf.float32),
+                  "m1": tf.Variable(tf.zeros_like(var)), "m2": tf.Variable(tf.zeros_like(var)),
+                  "t": tf.Variable(0.0)}
+        self.s["far_blurred"] = tf.Variable(self.blur(self.s["far"]))
         self.steps = 0
-        self._step = tf.function(self._adam_step if optimizer == "adam" else self._gd_step)
-        self._losses = tf.function(self._loss_parts)
 
     def blur(self, x):
         """Gaussian blur in linear light: blur(x^2.2)^(1/2.2), separable depthwise, zero padding ('SAME')."""
-        tf = self.tf
-        k = tf.tile(self.kernel[:, None, None, None], [1, 1, 3, 1])
-        lin = tf.pow(x, GAMMA)
-        lin = tf.nn.depthwise_conv2d(lin, tf.transpose(k, [1, 0, 2, 3]), [1, 1, 1, 1], "SAME")
-        lin = tf.nn.depthwise_conv2d(lin, k, [1, 1, 1, 1], "SAME")
-        return tf.pow(lin, 1.0 / GAMMA)
-
-    def _loss_parts(self):
-        tf = self.tf
-        x = tf.sigmoid(self.var)
-        precise = tf.reduce_sum(tf.square(x - self.near))
-        blurred = tf.reduce_sum(tf.square(self.blur(x) - self.far_blurred))
-        return self.m[0] * precise + self.m[1] * blurred, precise, blurred
-
-    def _gradient(self):
-        with self.tf.GradientTape() as tape:
-            loss, precise, blurred = self._loss_parts()
-        return tape.gradient(loss, self.var), loss, precise, blurred
-
-    def _gd_step(self):
-        g, *parts = self._gradient()
-        self.var.assign_sub(self.lr * g)
-        return parts
-
-    def _adam_step(self, b1=0.9, b2=0.999, eps=1e-8):
-        g, *parts = self._gradient()
-        self.t.assign_add(1.0)
-        self.m1.assign(b1 * self.m1 + (1 - b1) * g)
-        self.m2.assign(b2 * self.m2 + (1 - b2) * g * g)
-        rate = self.lr * self.tf.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
-        self.var.assign_sub(rate * self.m1 / (self.tf.sqrt(self.m2) + eps))
-        return parts
+        return _blur(x, self.s["kernel"])
 
     def set(self, m_precise=None, m_blurred=None, sigma=None):
         """Change the loss weights or the blur; the picture keeps its state (a warm start)."""
         if m_precise is not None or m_blurred is not None:
-            old = self.m.numpy()
-            self.m.assign([old[0] if m_precise is None else m_precise, old[1] if m_blurred is None else m_blurred])
+            old = self.s["m"].numpy()
+            self.s["m"].assign([old[0] if m_precise is None else m_precise,
+                                old[1] if m_blurred is None else m_blurred])
         if sigma is not None:
-            self.kernel.assign(gauss_kernel(self.kernel_size, sigma).astype(np.float32))
-            self.far_blurred.assign(self.blur(self.far))
+            self.s["kernel"].assign(gauss_kernel(self.kernel_size, sigma).astype(np.float32))
+            self.s["far_blurred"].assign(self.blur(self.s["far"]))
 
     def run(self, steps=200, on_step=None, every=10) -> Report:
         """Optimize `steps` more steps; on_step(i, steps, report) every `every` steps. Returns the report after."""
+        step = _compiled()[self.optimizer]
         start, history = time.perf_counter(), []
         for i in range(1, int(steps) + 1):
-            parts = self._step()
+            parts = step(self.s)
             self.steps += 1
             if i % every == 0 or i == steps:
                 history.append((self.steps, *(float(p) for p in parts)))
@@ -158,11 +127,59 @@ class Blender:
         return report
 
     def report(self) -> Report:
-        loss, precise, blurred = (float(v) for v in self._losses())
+        loss, precise, blurred = (float(v) for v in _compiled()["losses"](self.s))
         return Report(self.image(), loss, precise, blurred, self.steps, message=self.message)
 
     def image(self) -> np.ndarray:
-        return self.tf.sigmoid(self.var)[0].numpy()
+        return _tensorflow().sigmoid(self.s["var"])[0].numpy()
+
+
+def _blur(x, kernel):
+    tf = _tensorflow()
+    k = tf.tile(kernel[:, None, None, None], [1, 1, 3, 1])
+    lin = tf.pow(x, GAMMA)
+    lin = tf.nn.depthwise_conv2d(lin, tf.transpose(k, [1, 0, 2, 3]), [1, 1, 1, 1], "SAME")
+    lin = tf.nn.depthwise_conv2d(lin, k, [1, 1, 1, 1], "SAME")
+    return tf.pow(lin, 1.0 / GAMMA)
+
+
+def _loss_parts(s):
+    tf = _tensorflow()
+    x = tf.sigmoid(s["var"])
+    precise = tf.reduce_sum(tf.square(x - s["near"]))
+    blurred = tf.reduce_sum(tf.square(_blur(x, s["kernel"]) - s["far_blurred"]))
+    return s["m"][0] * precise + s["m"][1] * blurred, precise, blurred
+
+
+def _gradient(s):
+    with _tensorflow().GradientTape() as tape:
+        loss, precise, blurred = _loss_parts(s)
+    return tape.gradient(loss, s["var"]), loss, precise, blurred
+
+
+def _gd_step(s):
+    g, *parts = _gradient(s)
+    s["var"].assign_sub(s["lr"] * g)
+    return parts
+
+
+def _adam_step(s, b1=0.9, b2=0.999, eps=1e-8):
+    g, *parts = _gradient(s)
+    s["t"].assign_add(1.0)
+    s["m1"].assign(b1 * s["m1"] + (1 - b1) * g)
+    s["m2"].assign(b2 * s["m2"] + (1 - b2) * g * g)
+    rate = s["lr"] * _tensorflow().sqrt(1 - b2 ** s["t"]) / (1 - b1 ** s["t"])
+    s["var"].assign_sub(rate * s["m1"] / (_tensorflow().sqrt(s["m2"]) + eps))
+    return parts
+
+
+@functools.cache
+def _compiled() -> dict:
+    """One tf.function per step, made once per process: a Blender's state goes in as arguments, so new Blenders
+    of a size already seen reuse its trace instead of retracing."""
+    tf = _tensorflow()
+    fns = {"adam": _adam_step, "gd": _gd_step, "losses": _loss_parts}
+    return {k: tf.function(f, autograph=False) for k, f in fns.items()}
 
 
 def pyramid(img: np.ndarray, levels=4, gap=4) -> np.ndarray:
