@@ -9,13 +9,15 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import Bounds, minimize
 
 from .errors import MorphError
 from .images import resize
 
 GAMMA = 2.2
-DEFAULT_LR = {"adam": 0.5, "gd": 0.3}
-ADAM_DECAY = 100  # Adam's rate is lr / (1 + step / ADAM_DECAY): fast at first, then it settles (bench.hybrid)
+OPTIMIZERS = ("lbfgs", "adam", "gd")  # lbfgs: the fewest steps to the loss's optimum (bench.hybrid)
+DEFAULT_LR = {"lbfgs": None, "adam": 0.1, "gd": 0.3}  # L-BFGS needs no rate
+BOUNDS = (1e-4, 1 - 1e-4)  # L-BFGS keeps the pixels here: the logits of the picture stay finite
 
 
 SIGMA, M_PRECISE, M_BLURRED = 3.0, 0.1, 1.0  # the article's blur radius and loss weights
@@ -73,17 +75,18 @@ class Blender:
     """A hybrid picture being optimized. `start`: "fft" (the Fourier baseline's picture: fewest steps),
     "grey" (the article's), "near", "far" or an (H, W, 3) array.
 
-    optimizer="gd" with lr=0.3 is the article's plain gradient descent; "adam" (default) converges faster.
-    All Blenders share one compiled step per optimizer (see _compiled): making many never retraces."""
+    optimizer="lbfgs" (default): scipy's L-BFGS-B over the pixels, with TensorFlow's gradient; "gd" with lr=0.3
+    is the article's plain gradient descent on the logits; "adam" is in between. All Blenders share one compiled
+    step per optimizer (see _compiled): making many never retraces."""
 
     def __init__(self, near, far, *, kernel_size=None, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED,
-                 optimizer="adam", lr=None, start="fft"):
+                 optimizer="lbfgs", lr=None, start="fft"):
         tf = _tensorflow()
         kernel_size = kernel_size_for(sigma) if kernel_size is None else kernel_size
         near, far = _rgb(near, "near"), _rgb(far, "far")
         far, self.message = match(near, far)
-        if optimizer not in DEFAULT_LR:
-            raise MorphError(f"unknown optimizer {optimizer!r}: use adam or gd")
+        if optimizer not in OPTIMIZERS:
+            raise MorphError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
         self.optimizer, self.kernel_size = optimizer, int(kernel_size)
         init = _start(start, near, far, sigma)
         if init is None or init.shape != near.shape:
@@ -92,7 +95,7 @@ class Blender:
         self.s = {"var": var, "near": tf.constant(near[None]), "far": tf.constant(far[None]),
                   "kernel": tf.Variable(gauss_kernel(kernel_size, sigma).astype(np.float32)),
                   "m": tf.Variable([m_precise, m_blurred], dtype=tf.float32),
-                  "lr": tf.Variable(DEFAULT_LR[optimizer] if lr is None else lr, dtype=tf.float32),
+                  "lr": tf.Variable(DEFAULT_LR[optimizer] or 0.0 if lr is None else lr, dtype=tf.float32),
                   "m1": tf.Variable(tf.zeros_like(var)), "m2": tf.Variable(tf.zeros_like(var)),
                   "t": tf.Variable(0.0)}
         self.s["far_blurred"] = tf.Variable(self.blur(self.s["far"]))
@@ -113,19 +116,49 @@ class Blender:
             self.s["far_blurred"].assign(self.blur(self.s["far"]))
 
     def run(self, steps=200, on_step=None, every=10) -> Report:
-        """Optimize `steps` more steps; on_step(i, steps, report) every `every` steps. Returns the report after."""
-        step = _compiled()[self.optimizer]
+        """Optimize `steps` more steps (L-BFGS: iterations; it may stop sooner, converged); on_step(i, steps,
+        (step, loss, precise, blurred)) every `every` steps. Returns the report after."""
         start, history = time.perf_counter(), []
-        for i in range(1, int(steps) + 1):
-            parts = step(self.s)
+        due = lambda i: i % every == 0 or i == steps  # noqa: E731
+
+        def tick(i, parts=None):
             self.steps += 1
-            if i % every == 0 or i == steps:
+            if due(i):
+                parts = _compiled()["losses"](self.s) if parts is None else parts
                 history.append((self.steps, *(float(p) for p in parts)))
                 if on_step:
                     on_step(i, steps, history[-1])
+
+        if self.optimizer == "lbfgs":
+            self._lbfgs(int(steps), tick, due)
+        else:
+            step = _compiled()[self.optimizer]
+            for i in range(1, int(steps) + 1):
+                tick(i, step(self.s))
         report = self.report()
         report.seconds, report.history = time.perf_counter() - start, history
         return report
+
+    def _lbfgs(self, steps, tick, due):
+        """scipy's L-BFGS-B over the pixels, kept in BOUNDS; each run starts a fresh curvature memory."""
+        tf, value_and_grad = _tensorflow(), _compiled()["lbfgs"]
+        var, first = self.s["var"], self.steps
+        shape = var.shape
+
+        def f(x):
+            loss, g = value_and_grad(self.s, tf.constant(x.reshape(shape), tf.float32))
+            return float(loss), g.numpy().ravel().astype(np.float64)
+
+        def done(x):
+            if due(self.steps - first + 1):
+                var.assign(_logit(x.reshape(shape)).astype(np.float32))
+            tick(self.steps - first + 1)
+
+        if steps > 0:
+            x0 = np.clip(tf.sigmoid(var).numpy().ravel().astype(np.float64), *BOUNDS)
+            res = minimize(f, x0, jac=True, method="L-BFGS-B", bounds=Bounds(*BOUNDS), callback=done,
+                           options={"maxiter": steps})
+            var.assign(_logit(res.x.reshape(shape)).astype(np.float32))
 
     def report(self) -> Report:
         loss, precise, blurred = (float(v) for v in _compiled()["losses"](self.s))
@@ -145,8 +178,11 @@ def _blur(x, kernel):
 
 
 def _loss_parts(s):
+    return _loss_of(s, _tensorflow().sigmoid(s["var"]))
+
+
+def _loss_of(s, x):
     tf = _tensorflow()
-    x = tf.sigmoid(s["var"])
     precise = tf.reduce_sum(tf.square(x - s["near"]))
     blurred = tf.reduce_sum(tf.square(_blur(x, s["kernel"]) - s["far_blurred"]))
     return s["m"][0] * precise + s["m"][1] * blurred, precise, blurred
@@ -156,6 +192,14 @@ def _gradient(s):
     with _tensorflow().GradientTape() as tape:
         loss, precise, blurred = _loss_parts(s)
     return tape.gradient(loss, s["var"]), loss, precise, blurred
+
+
+def _value_and_grad(s, x):
+    """The loss and its gradient with respect to the picture x itself (for L-BFGS)."""
+    with _tensorflow().GradientTape() as tape:
+        tape.watch(x)
+        loss = _loss_of(s, x)[0]
+    return loss, tape.gradient(loss, x)
 
 
 def _gd_step(s):
@@ -169,7 +213,7 @@ def _adam_step(s, b1=0.9, b2=0.999, eps=1e-8):
     s["t"].assign_add(1.0)
     s["m1"].assign(b1 * s["m1"] + (1 - b1) * g)
     s["m2"].assign(b2 * s["m2"] + (1 - b2) * g * g)
-    rate = s["lr"] / (1 + s["t"] / ADAM_DECAY) * _tensorflow().sqrt(1 - b2 ** s["t"]) / (1 - b1 ** s["t"])
+    rate = s["lr"] * _tensorflow().sqrt(1 - b2 ** s["t"]) / (1 - b1 ** s["t"])
     s["var"].assign_sub(rate * s["m1"] / (_tensorflow().sqrt(s["m2"]) + eps))
     return parts
 
@@ -179,7 +223,7 @@ def _compiled() -> dict:
     """One tf.function per step, made once per process: a Blender's state goes in as arguments, so new Blenders
     of a size already seen reuse its trace instead of retracing."""
     tf = _tensorflow()
-    fns = {"adam": _adam_step, "gd": _gd_step, "losses": _loss_parts}
+    fns = {"adam": _adam_step, "gd": _gd_step, "lbfgs": _value_and_grad, "losses": _loss_parts}
     return {k: tf.function(f, autograph=False) for k, f in fns.items()}
 
 
