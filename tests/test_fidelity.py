@@ -143,9 +143,9 @@ def converged(near, far, size=15, sigma=3.0, mp=0.1, mb=1.0):
 
 
 def test_6_default_hybrid_reaches_the_losss_optimum():
-    near, far = photo(96), resize(logo(), (96, 96))
+    near, far = photo(64), resize(logo(), (64, 64))
     best, best_loss = converged(near, far)
-    ours = Blender(near, far).run(200)
+    ours = Blender(near, far).run(100)
     article = Blender(near, far, optimizer="gd", lr=0.3, start="grey").run(200)
     mad = lambda img: float(np.mean(np.abs(img - best)))  # noqa: E731
     assert mad(ours.image) < 0.01 < mad(article.image)
