@@ -10,6 +10,7 @@ import time
 from tqdm import tqdm
 
 from . import checks, hybrid, transition, weights
+from .encoding import NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
@@ -162,8 +163,12 @@ def _learn_parser(sub):
     lp.add_argument("--hidden", "-H", type=int, help="hidden layer size H (default %(default)s)")
     lp.add_argument("--epochs", type=int, help="at most this many epochs (default %(default)s)")
     lp.add_argument("--time", type=float, default=None, help="stop after this many seconds")
-    lp.add_argument("--encoding", choices=["fourier", "plain"],
-                    help="fourier (default): sharp pictures; plain: the seed article's net, inputs (x, y, 1)")
+    lp.add_argument("--encoding", choices=list(NAMES),
+                    help="fourier (default): sharp pictures; plain: soft, inputs (x, y, 1); seed: the original "
+                    "project's net and inputs (row/h + 0.1, col/w + 0.1, 1), whole pixels")
+    lp.add_argument("--seed-exact", action="store_true",
+                    help="the original project exactly: --encoding seed --init uniform --optimizer sgd --batch 1, "
+                    "targets pixel/256 + 0.001")
     lp.add_argument("--features", type=int, help="Fourier features (default %(default)s)")
     lp.add_argument("--sigma", type=float, help="Fourier frequency scale (default %(default)s)")
     lp.add_argument("--activation", choices=["relu", "sigmoid"],
@@ -173,10 +178,13 @@ def _learn_parser(sub):
     lp.add_argument("--optimizer", choices=["adam", "sgd"])
     lp.add_argument("--backprop", choices=["exact", "book"])
     lp.add_argument("--seed", type=int, help="initial weights and shuffling (default %(default)s)")
-    lp.add_argument("--resume", action="store_true", help="continue from the picture's saved weights")
+    lp.add_argument("--init", choices=["normal", "uniform"],
+                    help="initial weights: normal (default) or uniform, the original's +-0.05")
+    lp.add_argument("--resume", action="store_true",
+                    help="continue from the picture's saved weights (<n>.npz or the original's w<n>_1..3.npy)")
     lp.add_argument("--replace", action="store_true",
                     help="save over the current net even if it is better (it still goes into the history)")
-    lp.add_argument("--init-from", help="start from picture N's weights (pre-learned morph)")
+    lp.add_argument("--init-from", help="start from picture N's weights (pre-learned morph; .npz or .npy nets)")
     lp.add_argument("--max-side", type=int, help="shrink bigger pictures to this for learning (default %(default)s)")
     lp.add_argument("--img-dir")
     lp.add_argument("--quiet", action="store_true")

@@ -5,7 +5,8 @@ import numpy as np
 from . import checks
 from .errors import MorphError
 
-KINDS = ("plain", "legacy", "fourier")
+KINDS = ("plain", "legacy", "fourier")  # as stored in weights files
+NAMES = {"fourier": "fourier", "plain": "plain", "seed": "legacy"}  # what users type -> the kind it makes
 FEATURES, SIGMA, FEATURE_SEED = 256, 10.0, 0  # Fourier defaults: frequencies B ~ N(0, SIGMA^2), drawn from the seed
 MAX_SIGMA = 10_000.0  # far past any use: at sigma 100 a 256 px picture is already noise
 
@@ -20,17 +21,28 @@ def centres(n: int) -> np.ndarray:
     return (np.arange(n, dtype=np.float32) + 0.5) / n
 
 
-def grid(height: int, width: int) -> np.ndarray:
-    """Pixel-centre coordinates (x, y) in [0, 1], shape (height*width, 2), row-major."""
+def positions(n: int, enc: dict = None) -> np.ndarray:
+    """Coordinates of n pixels along one axis as `enc` takes them: pixel centres, or for the seed's net
+    (kind "legacy") the original project's whole pixel indices i / n."""
+    if enc is not None and enc["kind"] == "legacy":
+        return np.arange(n, dtype=np.float32) / np.float32(n)
+    return centres(n)
+
+
+def grid(height: int, width: int, enc: dict = None) -> np.ndarray:
+    """Coordinates (x, y) in [0, 1] of every pixel, shape (height*width, 2), row-major: pixel centres, or what
+    `enc` takes (see positions)."""
     w, h = check_size((width, height))
-    xx, yy = np.meshgrid(centres(w), centres(h))
+    xx, yy = np.meshgrid(positions(w, enc), positions(h, enc))
     return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
 
 def make_encoding(kind="plain", *, features=FEATURES, sigma=SIGMA, seed=FEATURE_SEED) -> dict:
-    """An encoding spec. Fourier ones carry their frequency matrix B, drawn once from `seed`."""
+    """An encoding spec. Fourier ones carry their frequency matrix B, drawn once from `seed`.
+    "seed" (stored as kind "legacy") is the original project's net exactly: inputs (row/h + 0.1, col/w + 0.1, 1)."""
+    kind = NAMES.get(kind, kind)
     if kind not in KINDS:
-        raise MorphError(f"unknown encoding {kind!r}: use one of {', '.join(KINDS)}")
+        raise MorphError(f"unknown encoding {kind!r}: use one of {', '.join(NAMES)}")
     features = checks.whole("features", features, 1, checks.MAX_FEATURES)
     sigma = checks.real("sigma", sigma, above=0, high=MAX_SIGMA)
     seed = checks.whole("feature_seed", seed, 0)
@@ -45,12 +57,12 @@ def input_size(enc: dict) -> int:
 
 
 def encode(xy: np.ndarray, enc: dict) -> np.ndarray:
-    """Net inputs for coordinates `xy` (N, 2) in [0, 1]."""
+    """Net inputs for coordinates `xy` (N, 2) in [0, 1], from grid(h, w, enc) or positions(n, enc)."""
     if enc["kind"] != "fourier":
         x, y, one = xy[:, :1], xy[:, 1:2], np.ones((len(xy), 1), np.float32)
     if enc["kind"] == "plain":
         return np.hstack([x, y, one])
-    if enc["kind"] == "legacy":  # the original project's inputs: (row/h + 0.1, col/w + 0.1, 1)
+    if enc["kind"] == "legacy":  # the original's inputs (row/h + 0.1, col/w + 0.1, 1), whole pixel indices
         return np.hstack([y + 0.1, x + 0.1, one])
     proj = xy @ enc["B"]
     proj *= np.float32(2 * np.pi)
@@ -69,4 +81,4 @@ def same_encoding(a: dict, b: dict) -> bool:
 def describe(enc: dict) -> str:
     if enc["kind"] == "fourier":
         return f"fourier({enc['features']} features, sigma {enc['sigma']:g}, seed {enc['seed']})"
-    return enc["kind"]
+    return "seed (the original project's inputs)" if enc["kind"] == "legacy" else enc["kind"]

@@ -3,18 +3,22 @@
 The picture is sigmoid(free variables); TensorFlow's GradientTape minimizes
     m_precise * sum((x - A)^2) + m_blurred * sum((blur(x^2.2)^(1/2.2) - blur(B^2.2)^(1/2.2))^2),
 blur being a separable depthwise Gaussian in linear light. A Fourier low-pass + high-pass blend is the baseline."""
+import functools
 import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import Bounds, minimize
 
 from . import checks
 from .errors import MorphError
 from .images import resize
 
 GAMMA = 2.2
-DEFAULT_LR = {"adam": 0.1, "gd": 0.3}
+OPTIMIZERS = ("lbfgs", "adam", "gd")  # lbfgs: the fewest steps to the loss's optimum (bench.hybrid)
+DEFAULT_LR = {"lbfgs": None, "adam": 0.1, "gd": 0.3}  # L-BFGS needs no rate
+BOUNDS = (1e-4, 1 - 1e-4)  # L-BFGS keeps the pixels here: the logits of the picture stay finite
 
 
 SIGMA, M_PRECISE, M_BLURRED = 3.0, 0.1, 1.0  # the article's blur radius and loss weights
@@ -29,13 +33,13 @@ def kernel_size_for(sigma: float) -> int:
 
 def gauss_kernel(size: int, sigma: float) -> np.ndarray:
     """1-D Gaussian of `size` taps centred at (size - 1) // 2, summing to 1 (the article's kernel)."""
-    size, sigma = _blur(size, sigma)
+    size, sigma = _blur_checked(size, sigma)
     x = np.arange(size) - (size - 1) // 2
     k = np.exp(-(x * x) / (2.0 * sigma * sigma))
     return k / k.sum()
 
 
-def _blur(kernel_size, sigma) -> tuple:
+def _blur_checked(kernel_size, sigma) -> tuple:
     """(kernel_size, sigma) checked; kernel_size None: the rule's for sigma."""
     sigma = checks.real("sigma", sigma, above=0, high=MAX_SIGMA)
     return checks.whole("kernel_size", kernel_size_for(sigma) if kernel_size is None else kernel_size, 1,
@@ -89,107 +93,166 @@ class Blender:
     """A hybrid picture being optimized. `start`: "fft" (the Fourier baseline's picture: fewest steps),
     "grey" (the article's), "near", "far" or an (H, W, 3) array.
 
-    optimizer="gd" with lr=0.3 is the article's plain gradient descent; "adam" (default) converges faster."""
+    optimizer="lbfgs" (default): scipy's L-BFGS-B over the pixels, with TensorFlow's gradient; "gd" with lr=0.3
+    is the article's plain gradient descent on the logits; "adam" is in between. All Blenders share one compiled
+    step per optimizer (see _compiled): making many never retraces."""
 
     def __init__(self, near, far, *, kernel_size=None, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED,
-                 optimizer="adam", lr=None, start="fft"):
+                 optimizer="lbfgs", lr=None, start="fft"):
         near, far = _rgb(near, "near"), _rgb(far, "far")
-        kernel_size, sigma = _blur(kernel_size, sigma)
+        kernel_size, sigma = _blur_checked(kernel_size, sigma)
         m_precise, m_blurred = _weights(m_precise, m_blurred)
-        if optimizer not in DEFAULT_LR:
-            raise MorphError(f"unknown optimizer {optimizer!r}: use adam or gd")
-        lr = DEFAULT_LR[optimizer] if lr is None else checks.real("lr", lr, above=0, high=MAX_LR)
+        if optimizer not in OPTIMIZERS:
+            raise MorphError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        lr = lr if lr is None else checks.real("lr", lr, above=0, high=MAX_LR)
         far, self.message = match(near, far)
-        self.tf = tf = _tensorflow()
+        tf = _tensorflow()
         self.optimizer, self.kernel_size = optimizer, kernel_size
-        self.lr = tf.Variable(lr, dtype=tf.float32)
-        self.m = tf.Variable([m_precise, m_blurred], dtype=tf.float32)
-        self.near = tf.constant(near[None])
-        self.far = tf.constant(far[None])
-        self.kernel = tf.Variable(gauss_kernel(kernel_size, sigma).astype(np.float32))
-        self.far_blurred = tf.Variable(self.blur(self.far))
         init = _start(start, near, far, sigma)
         if init is None or init.shape != near.shape:
             raise MorphError(f"start must be fft, grey, near, far or an array of shape {near.shape}")
-        self.var = tf.Variable(_logit(init)[None].astype(np.float32))
-        self.m1, self.m2, self.t = tf.Variable(tf.zeros_like(self.var)), tf.Variable(tf.zeros_like(self.var)), \
-            tf.Variable(0.0)
+        var = tf.Variable(_logit(init)[None].astype(np.float32))
+        self.s = {"var": var, "near": tf.constant(near[None]), "far": tf.constant(far[None]),
+                  "kernel": tf.Variable(gauss_kernel(kernel_size, sigma).astype(np.float32)),
+                  "m": tf.Variable([m_precise, m_blurred], dtype=tf.float32),
+                  "lr": tf.Variable(DEFAULT_LR[optimizer] or 0.0 if lr is None else lr, dtype=tf.float32),
+                  "m1": tf.Variable(tf.zeros_like(var)), "m2": tf.Variable(tf.zeros_like(var)),
+                  "t": tf.Variable(0.0)}
+        self.s["far_blurred"] = tf.Variable(self.blur(self.s["far"]))
         self.steps = 0
-        self._step = tf.function(self._adam_step if optimizer == "adam" else self._gd_step)
-        self._losses = tf.function(self._loss_parts)
 
     def blur(self, x):
         """Gaussian blur in linear light: blur(x^2.2)^(1/2.2), separable depthwise, zero padding ('SAME')."""
-        tf = self.tf
-        k = tf.tile(self.kernel[:, None, None, None], [1, 1, 3, 1])
-        lin = tf.pow(x, GAMMA)
-        lin = tf.nn.depthwise_conv2d(lin, tf.transpose(k, [1, 0, 2, 3]), [1, 1, 1, 1], "SAME")
-        lin = tf.nn.depthwise_conv2d(lin, k, [1, 1, 1, 1], "SAME")
-        return tf.pow(lin, 1.0 / GAMMA)
-
-    def _loss_parts(self):
-        tf = self.tf
-        x = tf.sigmoid(self.var)
-        precise = tf.reduce_sum(tf.square(x - self.near))
-        blurred = tf.reduce_sum(tf.square(self.blur(x) - self.far_blurred))
-        return self.m[0] * precise + self.m[1] * blurred, precise, blurred
-
-    def _gradient(self):
-        with self.tf.GradientTape() as tape:
-            loss, precise, blurred = self._loss_parts()
-        return tape.gradient(loss, self.var), loss, precise, blurred
-
-    def _gd_step(self):
-        g, *parts = self._gradient()
-        self.var.assign_sub(self.lr * g)
-        return parts
-
-    def _adam_step(self, b1=0.9, b2=0.999, eps=1e-8):
-        g, *parts = self._gradient()
-        self.t.assign_add(1.0)
-        self.m1.assign(b1 * self.m1 + (1 - b1) * g)
-        self.m2.assign(b2 * self.m2 + (1 - b2) * g * g)
-        rate = self.lr * self.tf.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
-        self.var.assign_sub(rate * self.m1 / (self.tf.sqrt(self.m2) + eps))
-        return parts
+        return _blur(x, self.s["kernel"])
 
     def set(self, m_precise=None, m_blurred=None, sigma=None):
         """Change the loss weights or the blur; the picture keeps its state (a warm start)."""
         if m_precise is not None or m_blurred is not None:
-            old = self.m.numpy()
-            self.m.assign(_weights(old[0] if m_precise is None else m_precise,
-                                   old[1] if m_blurred is None else m_blurred))
+            old = self.s["m"].numpy()
+            self.s["m"].assign(_weights(old[0] if m_precise is None else m_precise,
+                                        old[1] if m_blurred is None else m_blurred))
         if sigma is not None:
-            self.kernel.assign(gauss_kernel(self.kernel_size, sigma).astype(np.float32))
-            self.far_blurred.assign(self.blur(self.far))
+            self.s["kernel"].assign(gauss_kernel(self.kernel_size, sigma).astype(np.float32))
+            self.s["far_blurred"].assign(self.blur(self.s["far"]))
 
     def run(self, steps=200, on_step=None, every=10) -> Report:
-        """Optimize `steps` more steps; on_step(i, steps, report) every `every` steps. Returns the report after;
+        """Optimize `steps` more steps (L-BFGS: iterations; it may stop sooner, converged); on_step(i, steps,
+        (step, loss, precise, blurred)) every `every` steps. Returns the report after;
         Ctrl-C ends it early with the picture reached so far (report.interrupted)."""
         steps, every = checks.whole("steps", steps, 0), checks.whole("every", every)
-        start, history, i = time.perf_counter(), [], 0
+        start, history, done = time.perf_counter(), [], [0]
+        due = lambda i: i % every == 0 or i == steps  # noqa: E731
+
+        def tick(i, parts=None):
+            self.steps += 1
+            done[0] = i
+            if due(i):
+                parts = _compiled()["losses"](self.s) if parts is None else parts
+                history.append((self.steps, *(float(p) for p in parts)))
+                if on_step:
+                    on_step(i, steps, history[-1])
+
         try:
-            for i in range(1, steps + 1):
-                parts = self._step()
-                self.steps += 1
-                if i % every == 0 or i == steps:
-                    history.append((self.steps, *(float(p) for p in parts)))
-                    if on_step:
-                        on_step(i, steps, history[-1])
+            if self.optimizer == "lbfgs":
+                self._lbfgs(steps, tick, due)
+            else:
+                step = _compiled()[self.optimizer]
+                for i in range(1, steps + 1):
+                    tick(i, step(self.s))
         except KeyboardInterrupt:
             report = self.report()
-            report.interrupted, report.message = True, f"interrupted at step {i} of {steps}"
+            report.interrupted, report.message = True, f"interrupted at step {done[0]} of {steps}"
         else:
             report = self.report()
         report.seconds, report.history = time.perf_counter() - start, history
         return report
 
+    def _lbfgs(self, steps, tick, due):
+        """scipy's L-BFGS-B over the pixels, kept in BOUNDS; each run starts a fresh curvature memory."""
+        tf, value_and_grad = _tensorflow(), _compiled()["lbfgs"]
+        var, first = self.s["var"], self.steps
+        shape = var.shape
+
+        def f(x):
+            loss, g = value_and_grad(self.s, tf.constant(x.reshape(shape), tf.float32))
+            return float(loss), g.numpy().ravel().astype(np.float64)
+
+        def done(x):
+            if due(self.steps - first + 1):
+                var.assign(_logit(x.reshape(shape)).astype(np.float32))
+            tick(self.steps - first + 1)
+
+        if steps > 0:
+            x0 = np.clip(tf.sigmoid(var).numpy().ravel().astype(np.float64), *BOUNDS)
+            res = minimize(f, x0, jac=True, method="L-BFGS-B", bounds=Bounds(*BOUNDS), callback=done,
+                           options={"maxiter": steps})
+            var.assign(_logit(res.x.reshape(shape)).astype(np.float32))
+
     def report(self) -> Report:
-        loss, precise, blurred = (float(v) for v in self._losses())
+        loss, precise, blurred = (float(v) for v in _compiled()["losses"](self.s))
         return Report(self.image(), loss, precise, blurred, self.steps, message=self.message)
 
     def image(self) -> np.ndarray:
-        return self.tf.sigmoid(self.var)[0].numpy()
+        return _tensorflow().sigmoid(self.s["var"])[0].numpy()
+
+
+def _blur(x, kernel):
+    tf = _tensorflow()
+    k = tf.tile(kernel[:, None, None, None], [1, 1, 3, 1])
+    lin = tf.pow(x, GAMMA)
+    lin = tf.nn.depthwise_conv2d(lin, tf.transpose(k, [1, 0, 2, 3]), [1, 1, 1, 1], "SAME")
+    lin = tf.nn.depthwise_conv2d(lin, k, [1, 1, 1, 1], "SAME")
+    return tf.pow(lin, 1.0 / GAMMA)
+
+
+def _loss_parts(s):
+    return _loss_of(s, _tensorflow().sigmoid(s["var"]))
+
+
+def _loss_of(s, x):
+    tf = _tensorflow()
+    precise = tf.reduce_sum(tf.square(x - s["near"]))
+    blurred = tf.reduce_sum(tf.square(_blur(x, s["kernel"]) - s["far_blurred"]))
+    return s["m"][0] * precise + s["m"][1] * blurred, precise, blurred
+
+
+def _gradient(s):
+    with _tensorflow().GradientTape() as tape:
+        loss, precise, blurred = _loss_parts(s)
+    return tape.gradient(loss, s["var"]), loss, precise, blurred
+
+
+def _value_and_grad(s, x):
+    """The loss and its gradient with respect to the picture x itself (for L-BFGS)."""
+    with _tensorflow().GradientTape() as tape:
+        tape.watch(x)
+        loss = _loss_of(s, x)[0]
+    return loss, tape.gradient(loss, x)
+
+
+def _gd_step(s):
+    g, *parts = _gradient(s)
+    s["var"].assign_sub(s["lr"] * g)
+    return parts
+
+
+def _adam_step(s, b1=0.9, b2=0.999, eps=1e-8):
+    g, *parts = _gradient(s)
+    s["t"].assign_add(1.0)
+    s["m1"].assign(b1 * s["m1"] + (1 - b1) * g)
+    s["m2"].assign(b2 * s["m2"] + (1 - b2) * g * g)
+    rate = s["lr"] * _tensorflow().sqrt(1 - b2 ** s["t"]) / (1 - b1 ** s["t"])
+    s["var"].assign_sub(rate * s["m1"] / (_tensorflow().sqrt(s["m2"]) + eps))
+    return parts
+
+
+@functools.cache
+def _compiled() -> dict:
+    """One tf.function per step, made once per process: a Blender's state goes in as arguments, so new Blenders
+    of a size already seen reuse its trace instead of retracing."""
+    tf = _tensorflow()
+    fns = {"adam": _adam_step, "gd": _gd_step, "lbfgs": _value_and_grad, "losses": _loss_parts}
+    return {k: tf.function(f, autograph=False) for k, f in fns.items()}
 
 
 def pyramid(img: np.ndarray, levels=4, gap=4) -> np.ndarray:
@@ -262,7 +325,7 @@ def hybrid_fft(near, far, sigma=SIGMA, *, with_loss=True, **loss_kw) -> Report:
 
     Its report carries the same loss as the optimized picture's (loss_kw: kernel_size, m_precise, m_blurred)."""
     near, far = _rgb(near, "near"), _rgb(far, "far")
-    sigma = _blur(loss_kw.get("kernel_size"), sigma)[1]
+    sigma = _blur_checked(loss_kw.get("kernel_size"), sigma)[1]
     _weights(loss_kw.get("m_precise", M_PRECISE), loss_kw.get("m_blurred", M_BLURRED))
     far, message = match(near, far)
     h, w = near.shape[:2]

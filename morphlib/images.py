@@ -86,15 +86,17 @@ def fit_side(rgb: np.ndarray, side: int, grow=False) -> np.ndarray:
 
 
 
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+def to_uint8(rgb: np.ndarray, rounding=True) -> np.ndarray:
+    """Bytes of float RGB, rounded to nearest; rounding=False truncates like the original's astype(uint8)."""
+    return (np.clip(rgb, 0.0, 1.0) * 255.0 + (0.5 if rounding else 0.0)).astype(np.uint8)
 
 
-def save_image(path, rgb: np.ndarray) -> Path:
-    """Write float RGB as a picture (format by extension), atomically."""
+def save_image(path, rgb: np.ndarray, *, rounding=True) -> Path:
+    """Write float RGB as a picture (format by extension), atomically; rounding=False: the original's truncation."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        Image.fromarray(to_uint8(rgb)).save(tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+        fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+        Image.fromarray(to_uint8(rgb, rounding)).save(tmp, format=fmt)
     return path
 
 

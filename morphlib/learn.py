@@ -9,11 +9,17 @@ from .encoding import FEATURE_SEED, FEATURES, SIGMA, describe, make_encoding, sa
 from .errors import MorphError
 from .images import fit_side, image_path, load_image, numbered_images
 from .mlp import fit_error, init_net, train
-from .weights import load_net, lock, store, store_apart, weights_file
+from .weights import load_net, load_numbered, lock, store, store_apart, weights_file
 
 FOURIER_LR = 0.003  # Adam's rate for Fourier nets, by measurement (bench/quality.py); plain nets use 0.01
 MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
 MAX_LEARN_SIDE = 8000  # max_side above this: a 64-megapixel target
+SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1}  # and targets seed_targets()
+
+
+def seed_targets(image: np.ndarray) -> np.ndarray:
+    """The original project's training targets: pixel / 256 + 0.001 for 8-bit pixel values."""
+    return np.round(image * 255) / np.float32(256) + np.float32(0.001)
 
 
 @dataclass
@@ -22,7 +28,7 @@ class Job:
 
     picture: object = 1  # a number in img/ or a path
     hidden: int = 100
-    encoding: str = "fourier"  # fourier (sharp, the default) | plain (the seed article's net)
+    encoding: str = "fourier"  # fourier (sharp, the default) | plain (soft) | seed (the original project's inputs)
     features: int = FEATURES
     sigma: float = SIGMA
     feature_seed: int = FEATURE_SEED  # draws the Fourier frequencies: nets that morph together must share it
@@ -33,6 +39,8 @@ class Job:
     optimizer: str = "adam"
     backprop: str = "exact"
     seed: int = 0  # initial weights and shuffling; the same seed for all pictures gives smoother morphs
+    init: str = "normal"  # initial weights: normal, or uniform (the original's +-0.05)
+    seed_exact: bool = False  # the original project's net exactly: sets SEED_EXACT and its targets
     resume: bool = False  # continue from the picture's saved weights
     replace: bool = False  # save over the current net even when it is better than this run's
     init_from: object = None  # start from another picture's weights ("pre-learned")
@@ -41,7 +49,9 @@ class Job:
     img_dir: str = "img"
 
     def __post_init__(self):
-        """Refuse bad numbers here, before any file is read or written."""
+        if self.seed_exact:
+            for k, v in SEED_EXACT.items():
+                setattr(self, k, v)
         self.hidden = checks.whole("hidden size", self.hidden, 1, checks.MAX_HIDDEN)
         make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
         self.epochs, self.batch, self.lr, self.seed, _ = checks.training(self.epochs, self.batch, self.lr, self.seed)
@@ -72,21 +82,24 @@ class Job:
         return image_path(self.picture, Path(self.root) / self.img_dir)
 
     def target(self) -> np.ndarray:
-        return fit_side(load_image(self.source()), self.max_side)
+        image = fit_side(load_image(self.source()), self.max_side)
+        return seed_targets(image) if self.seed_exact else image
 
     def start_net(self):
+        """A fresh net, or the saved one to resume or start from: W-<H>/<n>.npz or the original's w<n>_1..3.npy."""
         enc = make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
-        fresh = init_net(self.hidden, enc, activation=self.activation, seed=self.seed)
-        start = self.out_path() if self.resume else (
-            weights_file(self.init_from, self.hidden, self.root) if self.init_from is not None else None)
+        fresh = init_net(self.hidden, enc, activation=self.activation, seed=self.seed, init=self.init)
+        start = self.name() if self.resume else self.init_from
         if start is None:
             return fresh
-        if not start.is_file():
-            raise MorphError(f"cannot start from {start}: it does not exist; train that picture first")
-        net = load_net(start, self.hidden)[0]
+        path = weights_file(start, self.hidden, self.root)
+        if not path.is_file() and not path.with_name(f"w{start}_1.npy").is_file():
+            raise MorphError(f"cannot start from {path} (nor the original's w{start}_1..3.npy beside it): it does "
+                             "not exist; train that picture first")
+        net = load_numbered(start, self.hidden, self.root)
         if not same_encoding(net.encoding, enc) or net.activation != fresh.activation:
-            raise MorphError(f"{start} is a {describe(net.encoding)} {net.activation} net, not "
-                             f"{describe(enc)} {fresh.activation}: start fresh or use the same encoding")
+            raise MorphError(f"the net of {start} in W-{self.hidden}/ is a {describe(net.encoding)} {net.activation} "
+                             f"net, not {describe(enc)} {fresh.activation}: start fresh or use the same encoding")
         return net
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import checks
-from .encoding import centres, check_size, describe, encode, grid, input_size, make_encoding, same_encoding
+from .encoding import check_size, describe, encode, grid, input_size, make_encoding, positions, same_encoding
 from .errors import MorphError
 from .threads import one_blas_thread
 
@@ -46,8 +46,11 @@ def check_compatible(a: Net, b: Net, names=("A", "B")):
                          "train every picture of a transition with the same --hidden")
 
 
-def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0) -> Net:
-    """A fresh net. The seed's plain net: sigmoid units, no biases (the constant input 1 is the bias)."""
+def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0, init="normal") -> Net:
+    """A fresh net. The seed's plain net: sigmoid units, no biases (the constant input 1 is the bias).
+    init="normal": N(0, gain / inputs); "uniform": the original project's U(-0.05, 0.05)."""
+    if init not in ("normal", "uniform"):
+        raise MorphError(f"unknown init {init!r}: use normal or uniform")
     hidden = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN)
     enc = encoding or make_encoding("plain")
     fourier = enc["kind"] == "fourier"
@@ -60,7 +63,8 @@ def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0)
     gain = 2.0 if activation == "relu" else 1.0
     params = {}
     for k, (n_in, n_out) in zip(LAYERS, zip(sizes, sizes[1:])):
-        params[f"W{k}"] = rng.normal(0.0, np.sqrt(gain / n_in), (n_in, n_out)).astype(np.float32)
+        params[f"W{k}"] = (rng.uniform(-0.05, 0.05, (n_in, n_out)) if init == "uniform" else
+                           rng.normal(0.0, np.sqrt(gain / n_in), (n_in, n_out))).astype(np.float32)
         if biases:
             params[f"b{k}"] = np.zeros(n_out, np.float32)
     return Net(params, enc, activation)
@@ -177,7 +181,7 @@ def train(net: Net, image: np.ndarray, *, epochs=100, batch=1024, lr=None, optim
         raise MorphError(f"unknown backprop {backprop!r}: use exact or book")
     epochs, batch, lr, seed, time_limit = checks.training(epochs, batch, lr, seed, time_limit)
     h, w = image.shape[:2]
-    X = encode(grid(h, w), net.encoding)
+    X = encode(grid(h, w, net.encoding), net.encoding)
     T = np.ascontiguousarray(image.reshape(-1, 3), dtype=np.float32)
     opt = OPTIMIZERS[optimizer]() if lr is None else OPTIMIZERS[optimizer](lr)
     rng = np.random.default_rng(seed)
@@ -237,10 +241,10 @@ def render(net: Net, height: int, width: int = None, *, chunk=4096) -> np.ndarra
     """The net's picture at any size: float32 (height, width, 3), computed in cache-sized blocks of rows."""
     width = height if width is None else width
     w, h = check_size((width, height))
-    ys = centres(h)
+    ys = positions(h, net.encoding)
     out = np.empty((h, w, 3), np.float32)
     (W1, b1, act1), *rest = _render_layers(net)
-    first = _first_layer(net.encoding, W1, b1, centres(w))
+    first = _first_layer(net.encoding, W1, b1, positions(w, net.encoding))
     rows = max(1, chunk // w)
     for r in range(0, h, rows):
         a = act1(first(ys[r:r + rows]))

@@ -198,10 +198,12 @@ def test_ctrl_c_while_rendering_keeps_whole_frames(nets, monkeypatch, capsys):
 def test_ctrl_c_during_a_hybrid_saves_the_picture_so_far(tmp_path, monkeypatch, capsys):
     run = hybrid.Blender.run
 
-    def interrupted_at_3(self, steps=200, **kw):
-        step = self._step
-        self._step = lambda: step() if self.steps < 2 else (_ for _ in ()).throw(KeyboardInterrupt)
-        return run(self, steps, **kw)
+    def interrupted_at_3(self, steps=200, on_step=None, every=10):
+        def stop(i, n, parts):
+            if i == 3:
+                raise KeyboardInterrupt
+
+        return run(self, steps, on_step=stop, every=1)
 
     monkeypatch.setattr(hybrid.Blender, "run", interrupted_at_3)
     for n in (1, 2):

@@ -81,6 +81,6 @@ def test_original_npy_layout(tmp_path):
     sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     h, w = 4, 5
     out = render(net, h, w)
-    y, x = 2, 3  # the original fed (y/h + 0.1, x/w + 0.1, 1); morphlib uses pixel centres
-    inp = np.array([(y + 0.5) / h + 0.1, (x + 0.5) / w + 0.1, 1.0])
+    y, x = 2, 3  # the original fed (y/h + 0.1, x/w + 0.1, 1) with whole pixel indices, and so does morphlib
+    inp = np.array([y / h + 0.1, x / w + 0.1, 1.0])
     np.testing.assert_allclose(out[y, x], sig(who @ sig(whh @ sig(wih @ inp))), atol=1e-5)
