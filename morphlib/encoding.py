@@ -2,6 +2,7 @@
 and Fourier features."""
 import numpy as np
 
+from .backend import namespace_of
 from .errors import MorphError
 
 KINDS = ("plain", "legacy", "fourier")
@@ -18,16 +19,16 @@ def check_size(size):
     return w, h
 
 
-def centres(n: int) -> np.ndarray:
-    """Pixel-centre coordinates in [0, 1] of n pixels along one axis."""
-    return (np.arange(n, dtype=np.float32) + 0.5) / n
+def centres(n: int, xp=np):
+    """Pixel-centre coordinates in [0, 1] of n pixels along one axis, an array of namespace `xp`."""
+    return (xp.arange(n, dtype=xp.float32) + 0.5) / n
 
 
-def grid(height: int, width: int) -> np.ndarray:
+def grid(height: int, width: int, *, xp=np):
     """Pixel-centre coordinates (x, y) in [0, 1], shape (height*width, 2), row-major."""
     w, h = check_size((width, height))
-    xx, yy = np.meshgrid(centres(w), centres(h))
-    return np.stack([xx.ravel(), yy.ravel()], axis=1)
+    xx, yy = xp.meshgrid(centres(w, xp), centres(h, xp))
+    return xp.stack([xp.reshape(xx, (-1,)), xp.reshape(yy, (-1,))], axis=1)
 
 
 def make_encoding(kind="plain", *, features=FEATURES, sigma=SIGMA, seed=FEATURE_SEED) -> dict:
@@ -45,17 +46,20 @@ def input_size(enc: dict) -> int:
     return 2 * enc["features"] if enc["kind"] == "fourier" else 3
 
 
-def encode(xy: np.ndarray, enc: dict) -> np.ndarray:
-    """Net inputs for coordinates `xy` (N, 2) in [0, 1]."""
+def encode(xy, enc: dict):
+    """Net inputs for coordinates `xy` (N, 2) in [0, 1], in xy's array namespace."""
+    xp, n = namespace_of(xy), xy.shape[0]
     if enc["kind"] != "fourier":
-        x, y, one = xy[:, :1], xy[:, 1:2], np.ones((len(xy), 1), np.float32)
+        x, y, one = xy[:, :1], xy[:, 1:2], xp.ones((n, 1), dtype=xy.dtype)
     if enc["kind"] == "plain":
-        return np.hstack([x, y, one])
+        return xp.concat([x, y, one], axis=1)
     if enc["kind"] == "legacy":  # the original project's inputs: (row/h + 0.1, col/w + 0.1, 1)
-        return np.hstack([y + 0.1, x + 0.1, one])
-    proj = xy @ enc["B"]
-    proj *= np.float32(2 * np.pi)
-    out = np.empty((len(xy), 2 * enc["features"]), np.float32)
+        return xp.concat([y + 0.1, x + 0.1, one], axis=1)
+    proj = xy @ xp.asarray(enc["B"], dtype=xy.dtype)
+    proj *= 2 * np.pi
+    if xp is not np:
+        return xp.concat([xp.sin(proj), xp.cos(proj)], axis=1)
+    out = np.empty((n, 2 * enc["features"]), np.float32)
     np.sin(proj, out=out[:, :enc["features"]])
     np.cos(proj, out=out[:, enc["features"]:])
     return out
