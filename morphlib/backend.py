@@ -10,22 +10,24 @@ DEVICES = ("cpu", "gpu", "auto")
 # PyTorch figures on an H100, 28 ms per 1024x1024 epoch at batch 65536 against 2 s at 1024; not measured here.
 BATCH = {"cpu": 1024, "gpu": 65536}
 RENDER_CHUNK = {"cpu": 4096, "gpu": 1 << 21}
+NUMPY = array_namespace(np.empty(0))  # numpy as array_api_compat wraps it: the standard's names on any numpy
 INSTALL_GPU = "pip install -r requirements-gpu.txt (CuPy for CUDA 12; see README, 'On a GPU')"
 
 
 def namespace(device="cpu"):
-    """numpy for "cpu", CuPy for "gpu", CuPy if it finds a GPU else numpy for "auto"; a namespace passes through."""
+    """numpy for "cpu", CuPy for "gpu", CuPy if it finds a GPU else numpy for "auto"; a namespace module (numpy,
+    array_api_strict) as array_api_compat wraps it."""
     if not isinstance(device, str):
-        return device
+        return array_namespace(device.empty(0))
     if device not in DEVICES:
         raise MorphError(f"unknown device {device!r}: use {', '.join(DEVICES)}")
     if device == "cpu":
-        return np
+        return NUMPY
     xp = _cupy()
     if xp is None and device == "gpu":
         raise MorphError(f"device 'gpu' needs CuPy and a CUDA GPU, and none was found: {INSTALL_GPU}, "
                          "or use device 'cpu'")
-    return xp or np
+    return xp or NUMPY
 
 
 def _cupy():
@@ -38,11 +40,6 @@ def _cupy():
     except Exception:  # no CuPy, no driver, no CUDA runtime: all mean "no GPU here"
         return None
     return array_namespace(cupy.empty(0))
-
-
-def namespace_of(x):
-    """The namespace of array `x`: numpy itself for numpy arrays (its fast in-place calls stay usable)."""
-    return np if isinstance(x, np.ndarray) else array_namespace(x)
 
 
 def kind(xp) -> str:

@@ -1,8 +1,9 @@
 """Pixel-centre grids and input encodings of pixel coordinates: the seed's (x, y, 1), the original project's,
 and Fourier features."""
 import numpy as np
+from array_api_compat import array_namespace
 
-from .backend import namespace_of
+from .backend import NUMPY
 from .errors import MorphError
 
 KINDS = ("plain", "legacy", "fourier")
@@ -19,12 +20,12 @@ def check_size(size):
     return w, h
 
 
-def centres(n: int, xp=np):
+def centres(n: int, xp=NUMPY):
     """Pixel-centre coordinates in [0, 1] of n pixels along one axis, an array of namespace `xp`."""
     return (xp.arange(n, dtype=xp.float32) + 0.5) / n
 
 
-def grid(height: int, width: int, *, xp=np):
+def grid(height: int, width: int, *, xp=NUMPY):
     """Pixel-centre coordinates (x, y) in [0, 1], shape (height*width, 2), row-major."""
     w, h = check_size((width, height))
     xx, yy = xp.meshgrid(centres(w, xp), centres(h, xp))
@@ -48,7 +49,7 @@ def input_size(enc: dict) -> int:
 
 def encode(xy, enc: dict):
     """Net inputs for coordinates `xy` (N, 2) in [0, 1], in xy's array namespace."""
-    xp, n = namespace_of(xy), xy.shape[0]
+    xp, n = array_namespace(xy), xy.shape[0]
     if enc["kind"] != "fourier":
         x, y, one = xy[:, :1], xy[:, 1:2], xp.ones((n, 1), dtype=xy.dtype)
     if enc["kind"] == "plain":
@@ -57,7 +58,7 @@ def encode(xy, enc: dict):
         return xp.concat([y + 0.1, x + 0.1, one], axis=1)
     proj = xy @ xp.asarray(enc["B"], dtype=xy.dtype)
     proj *= 2 * np.pi
-    if xp is not np:
+    if not isinstance(proj, np.ndarray):
         return xp.concat([xp.sin(proj), xp.cos(proj)], axis=1)
     out = np.empty((n, 2 * enc["features"]), np.float32)
     np.sin(proj, out=out[:, :enc["features"]])

@@ -74,6 +74,8 @@ def fit_side(rgb: np.ndarray, side: int, grow=False) -> np.ndarray:
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    if rgb.dtype == np.uint8:
+        return rgb
     return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 

@@ -7,8 +7,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from array_api_compat import array_namespace
 
-from .backend import BATCH, RENDER_CHUNK, kind, move, namespace, namespace_of, to_host
+from .backend import BATCH, RENDER_CHUNK, kind, move, namespace, to_host
 from .encoding import centres, check_size, describe, encode, grid, input_size, make_encoding, same_encoding
 from .errors import MorphError
 
@@ -40,7 +41,7 @@ class Net:
     @property
     def xp(self):
         """The array namespace of the weights."""
-        return namespace_of(self.params["W1"])
+        return array_namespace(self.params["W1"])
 
     def to(self, xp) -> "Net":
         """This net with its weights in namespace `xp` (itself if they are there already); numpy: on the host."""
@@ -83,7 +84,7 @@ def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0)
 
 def tanh_(z):
     """tanh, in place on numpy arrays."""
-    return np.tanh(z, out=z) if isinstance(z, np.ndarray) else namespace_of(z).tanh(z)
+    return np.tanh(z, out=z) if isinstance(z, np.ndarray) else array_namespace(z).tanh(z)
 
 
 def sigmoid_(z):
@@ -97,7 +98,7 @@ def sigmoid_(z):
 
 def relu_(z):
     """max(z, 0), in place on numpy arrays."""
-    return np.maximum(z, 0.0, out=z) if isinstance(z, np.ndarray) else namespace_of(z).clip(z, min=0.0)
+    return np.maximum(z, 0.0, out=z) if isinstance(z, np.ndarray) else array_namespace(z).clip(z, min=0.0)
 
 
 ACTIVATIONS = {"sigmoid": sigmoid_, "relu": relu_}
@@ -107,7 +108,7 @@ def _derivative(a, activation):
     """Derivative of the activation, from its output `a`."""
     if activation == "sigmoid":
         return a * (1.0 - a)
-    xp = namespace_of(a)
+    xp = array_namespace(a)
     return xp.astype(a > 0, a.dtype)
 
 
@@ -128,7 +129,7 @@ def gradients(net: Net, X, T, backprop="exact"):
     backprop="book": T. Rashid's original, which passes the raw error (without the output's
     derivative) back to the hidden layers; "exact" moves the derivative into the passed-back error.
     The error is a 0-d array where X is (on a GPU: no wait for it)."""
-    xp = namespace_of(X)
+    xp = array_namespace(X)
     acts = forward(net, X, keep=True)
     err = acts[-1] - T
     mse = xp.mean(err * err)
@@ -163,7 +164,7 @@ class Adam:
         self.t += 1
         lr_t = self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
         for k, g in grads.items():
-            xp = namespace_of(g)
+            xp = array_namespace(g)
             m = self.m.setdefault(k, xp.zeros_like(g))
             v = self.v.setdefault(k, xp.zeros_like(g))
             m *= self.b1
@@ -294,7 +295,7 @@ def _first_layer(enc, W1, b1, xs):
     """A function of row coordinates ys giving inputs times W1 plus b1 over the grid ys x xs, flattened
     row-major; what the columns share is computed once. Fourier features skip the per-pixel sin/cos:
     sin(a + b) = sin a cos b + cos a sin b, so each row is its columns' features times a matrix of its own."""
-    xp = namespace_of(W1)
+    xp = array_namespace(W1)
     if enc["kind"] != "fourier":  # inputs affine in (x, y): f(x, y) = f(x, 0) + f(0, y) - f(0, 0)
         z = lambda x, y: encode(xp.stack([x, y], axis=1), enc) @ W1  # noqa: E731
         zero = xp.zeros(1, dtype=xp.float32)

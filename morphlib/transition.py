@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .align import align as match_units
+from .backend import namespace
 from .encoding import check_size
 from .errors import MorphError
 from .images import save_image
@@ -106,30 +107,33 @@ def pair(a: Net, b: Net, align=False) -> tuple:
     return a, match_units(a, b) if align else b
 
 
-def frames(plan, nets, size, *, align=False):
-    """Rendered frames (float32 H x W x 3) for a plan; align=True matches each link's B to its A first."""
+def frames(plan, nets, size, *, align=False, device="cpu", uint8=False):
+    """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, made on `device`; align=True matches each
+    link's B to its A first."""
     w, h = parse_size(size)
-    pairs = {}
+    pairs, xp = {}, namespace(device)
     for src, dst, t in plan:
         if (src, dst) not in pairs:
             pairs[src, dst] = pair(nets[src], nets[dst], align)
-        yield render(interpolate(*pairs[src, dst], t), h, w)
+        yield render(interpolate(*pairs[src, dst], t), h, w, device=xp, uint8=uint8)
 
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
                      fps=24, gif=False, mp4=False, loop=False, pingpong=False, beyond=0.0, align=False,
-                     root=".", on_frame=None) -> dict:
-    """Render a sequence into <out>/<name>/0001.png ..., then <out>/<name>.gif and .mp4. Returns the paths."""
+                     device="auto", root=".", on_frame=None) -> dict:
+    """Render a sequence into <out>/<name>/0001.png ..., then <out>/<name>.gif and .mp4. Returns the paths.
+    Frames are rendered on `device` (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     nets = load_nets([n for link in links for n in (link.src, link.dst)], hidden, root)
-    parse_size(size)  # bad sizes fail before anything is removed
+    parse_size(size)  # bad sizes (and a missing GPU) fail before anything is removed
+    xp = namespace(device)
     if fps <= 0:
         raise MorphError(f"fps {fps} must be positive")
     folder = Path(out) / name
     result = {"removed_old": _clear_frames(folder), "frames": []}
     digits = max(4, len(str(len(plan))))
-    for i, rgb in enumerate(frames(plan, nets, size, align=align), 1):
+    for i, rgb in enumerate(frames(plan, nets, size, align=align, device=xp, uint8=True), 1):
         result["frames"].append(save_image(folder / f"{i:0{digits}d}.png", rgb))
         if on_frame:
             on_frame(i, len(plan))
