@@ -23,14 +23,14 @@ def namespace(device="cpu"):
         raise MorphError(f"unknown device {device!r}: use {', '.join(DEVICES)}")
     if device == "cpu":
         return NUMPY
-    xp = _cupy()
+    xp = cupy_namespace()
     if xp is None and device == "gpu":
         raise MorphError(f"device 'gpu' needs CuPy and a CUDA GPU, and none was found: {INSTALL_GPU}, "
                          "or use device 'cpu'")
     return xp or NUMPY
 
 
-def _cupy():
+def cupy_namespace():
     """array_api_compat's CuPy namespace if CuPy is installed and sees a GPU, else None."""
     try:
         import cupy
