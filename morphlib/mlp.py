@@ -216,15 +216,16 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     rng = np.random.default_rng(seed)
     best = TrainResult(dev.copy(), fit_error(dev, image), 0)
     history, start, epoch, bad = [], time.perf_counter(), 0, 0
+    order = rng.permutation(n)  # shuffles are drawn on the host, each moved to the device once
     try:
         for epoch in range(1, int(epochs) + 1):
-            sq = 0.0
-            order = xp.asarray(rng.permutation(n))  # drawn on the host, moved to the device once per epoch
+            sq, order = 0.0, xp.asarray(order)
             for i in range(0, n, batch):
                 idx = order[i:min(i + batch, n)]
                 grads, mse = gradients(dev, xp.take(X, idx, axis=0), xp.take(T, idx, axis=0), backprop)
                 sq += mse * idx.shape[0]
                 opt.step(dev.params, grads)
+            order = rng.permutation(n)  # the next epoch's, while a GPU still works through this one
             total = sum(xp.sum(v) for v in dev.params.values())  # not finite if a weight is not
             sq, total = (float(v) for v in to_host(xp.stack([sq, total])))  # the epoch's one wait for the device
             score = psnr(sq / n)
