@@ -7,6 +7,7 @@ from PIL import Image
 
 from conftest import gradient_picture
 from morphlib.backend import NUMPY, cupy_namespace, namespace, to_host
+from morphlib.cli import main
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
@@ -57,7 +58,7 @@ def test_transition_frames_on_another_namespace_equal_the_cpus(tmp_path):
         assert pa.shape == (8, 12, 3) and np.abs(pa - pb).max() <= 1
 
 
-def test_device_choice():
+def test_device_choice(workspace, capsys):
     assert namespace("cpu") is NUMPY and namespace(np) is NUMPY
     with pytest.raises(MorphError, match="unknown device"):
         namespace("tpu")
@@ -65,4 +66,6 @@ def test_device_choice():
         assert namespace("auto") is NUMPY
         with pytest.raises(MorphError, match="requirements-gpu.txt"):
             namespace("gpu")
+        assert main(["learn", "1", "--device", "gpu", "--img-dir", str(workspace / "img")]) == 2
+        assert "requirements-gpu.txt" in capsys.readouterr().err
     assert to_host(strict.asarray([1.0, 2.0])).tolist() == [1.0, 2.0]
