@@ -46,9 +46,9 @@ def optional(check, name: str, value, *args, **kwargs):
 
 
 def training(epochs, batch, lr, seed, time_limit=None) -> tuple:
-    """(epochs, batch, lr, seed, time_limit) checked: what mlp.train and learn.Job share (lr, time_limit: None or
-    a number)."""
-    return (whole("epochs", epochs), whole("batch", batch), optional(real, "lr", lr, above=0, high=MAX_LR),
+    """(epochs, batch, lr, seed, time_limit) checked: what mlp.train and learn.Job share (batch, lr, time_limit:
+    None or a number)."""
+    return (whole("epochs", epochs), optional(whole, "batch", batch), optional(real, "lr", lr, above=0, high=MAX_LR),
             whole("seed", seed, 0), optional(real, "time_limit", time_limit, 0))
 
 

@@ -10,6 +10,7 @@ import time
 from tqdm import tqdm
 
 from . import checks, hybrid, transition, weights
+from .backend import BATCH, DEVICES
 from .encoding import NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
@@ -157,6 +158,9 @@ def _line(e) -> str:
     return f"{score:>9}  {e.epochs if e.epochs is not None else '?':>5} epochs  {e.date}  {e.path}"
 
 
+_DEVICE_HELP = "auto: the GPU when CuPy finds one, else the CPU; gpu: fail without one (default %(default)s)"
+
+
 def _learn_parser(sub):
     lp = sub.add_parser("learn", help="teach a net one picture; weights go to W-<H>/<n>.npz")
     lp.add_argument("picture", help="a picture number in img/ (3) or a path (img/3.png)")
@@ -174,7 +178,8 @@ def _learn_parser(sub):
     lp.add_argument("--activation", choices=["relu", "sigmoid"],
                     help="hidden units (default: relu for fourier, sigmoid for plain)")
     lp.add_argument("--lr", type=float, help="learning rate (default: Adam 0.003 fourier, 0.01 plain; SGD 0.5)")
-    lp.add_argument("--batch", type=int, help="pixels per step (default %(default)s)")
+    lp.add_argument("--batch", type=int,
+                    help=f"pixels per step (default: {BATCH['cpu']} on a CPU, {BATCH['gpu']} on a GPU)")
     lp.add_argument("--optimizer", choices=["adam", "sgd"])
     lp.add_argument("--backprop", choices=["exact", "book"])
     lp.add_argument("--seed", type=int, help="initial weights and shuffling (default %(default)s)")
@@ -186,6 +191,7 @@ def _learn_parser(sub):
                     help="save over the current net even if it is better (it still goes into the history)")
     lp.add_argument("--init-from", help="start from picture N's weights (pre-learned morph; .npz or .npy nets)")
     lp.add_argument("--max-side", type=int, help="shrink bigger pictures to this for learning (default %(default)s)")
+    lp.add_argument("--device", choices=DEVICES, help=_DEVICE_HELP)
     lp.add_argument("--img-dir")
     lp.add_argument("--quiet", action="store_true")
     lp.set_defaults(run=_learn, **defaults(Job))
@@ -204,6 +210,7 @@ def _transition_parser(sub):
     tp.add_argument("--pingpong", action="store_true", help="play forward, then backward")
     tp.add_argument("--beyond", type=float, help="carry on past the last net by this fraction")
     tp.add_argument("--align", action="store_true", help="match hidden units first: smoother morphs")
+    tp.add_argument("--device", choices=DEVICES, help=_DEVICE_HELP)
     tp.add_argument("--out")
     tp.add_argument("--name", help="frames go to <out>/<name>/, movies to <out>/<name>.*")
     tp.add_argument("--quiet", action="store_true")

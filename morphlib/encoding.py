@@ -1,8 +1,10 @@
 """Pixel-centre grids and input encodings of pixel coordinates: the seed's (x, y, 1), the original project's,
 and Fourier features."""
 import numpy as np
+from array_api_compat import array_namespace
 
 from . import checks
+from .backend import NUMPY
 from .errors import MorphError
 
 KINDS = ("plain", "legacy", "fourier")  # as stored in weights files
@@ -16,25 +18,25 @@ def check_size(size):
     return checks.size("size", size)
 
 
-def centres(n: int) -> np.ndarray:
-    """Pixel-centre coordinates in [0, 1] of n pixels along one axis."""
-    return (np.arange(n, dtype=np.float32) + 0.5) / n
+def centres(n: int, xp=NUMPY):
+    """Pixel-centre coordinates in [0, 1] of n pixels along one axis, an array of namespace `xp`."""
+    return (xp.arange(n, dtype=xp.float32) + 0.5) / n
 
 
-def positions(n: int, enc: dict = None) -> np.ndarray:
+def positions(n: int, enc: dict = None, xp=NUMPY):
     """Coordinates of n pixels along one axis as `enc` takes them: pixel centres, or for the seed's net
     (kind "legacy") the original project's whole pixel indices i / n."""
     if enc is not None and enc["kind"] == "legacy":
-        return np.arange(n, dtype=np.float32) / np.float32(n)
-    return centres(n)
+        return xp.arange(n, dtype=xp.float32) / n
+    return centres(n, xp)
 
 
-def grid(height: int, width: int, enc: dict = None) -> np.ndarray:
+def grid(height: int, width: int, enc: dict = None, *, xp=NUMPY):
     """Coordinates (x, y) in [0, 1] of every pixel, shape (height*width, 2), row-major: pixel centres, or what
     `enc` takes (see positions)."""
     w, h = check_size((width, height))
-    xx, yy = np.meshgrid(positions(w, enc), positions(h, enc))
-    return np.stack([xx.ravel(), yy.ravel()], axis=1)
+    xx, yy = xp.meshgrid(positions(w, enc, xp), positions(h, enc, xp))
+    return xp.stack([xp.reshape(xx, (-1,)), xp.reshape(yy, (-1,))], axis=1)
 
 
 def make_encoding(kind="plain", *, features=FEATURES, sigma=SIGMA, seed=FEATURE_SEED) -> dict:
@@ -56,17 +58,21 @@ def input_size(enc: dict) -> int:
     return 2 * enc["features"] if enc["kind"] == "fourier" else 3
 
 
-def encode(xy: np.ndarray, enc: dict) -> np.ndarray:
-    """Net inputs for coordinates `xy` (N, 2) in [0, 1], from grid(h, w, enc) or positions(n, enc)."""
+def encode(xy, enc: dict):
+    """Net inputs for coordinates `xy` (N, 2) in [0, 1] (from grid(h, w, enc) or positions(n, enc)),
+    in xy's array namespace."""
+    xp, n = array_namespace(xy), xy.shape[0]
     if enc["kind"] != "fourier":
-        x, y, one = xy[:, :1], xy[:, 1:2], np.ones((len(xy), 1), np.float32)
+        x, y, one = xy[:, :1], xy[:, 1:2], xp.ones((n, 1), dtype=xy.dtype)
     if enc["kind"] == "plain":
-        return np.hstack([x, y, one])
+        return xp.concat([x, y, one], axis=1)
     if enc["kind"] == "legacy":  # the original's inputs (row/h + 0.1, col/w + 0.1, 1), whole pixel indices
-        return np.hstack([y + 0.1, x + 0.1, one])
-    proj = xy @ enc["B"]
-    proj *= np.float32(2 * np.pi)
-    out = np.empty((len(xy), 2 * enc["features"]), np.float32)
+        return xp.concat([y + 0.1, x + 0.1, one], axis=1)
+    proj = xy @ xp.asarray(enc["B"], dtype=xy.dtype)
+    proj *= 2 * np.pi
+    if not isinstance(proj, np.ndarray):
+        return xp.concat([xp.sin(proj), xp.cos(proj)], axis=1)
+    out = np.empty((n, 2 * enc["features"]), np.float32)
     np.sin(proj, out=out[:, :enc["features"]])
     np.cos(proj, out=out[:, enc["features"]:])
     return out

@@ -88,6 +88,8 @@ def fit_side(rgb: np.ndarray, side: int, grow=False) -> np.ndarray:
 
 def to_uint8(rgb: np.ndarray, rounding=True) -> np.ndarray:
     """Bytes of float RGB, rounded to nearest; rounding=False truncates like the original's astype(uint8)."""
+    if rgb.dtype == np.uint8:
+        return rgb
     return (np.clip(rgb, 0.0, 1.0) * 255.0 + (0.5 if rounding else 0.0)).astype(np.uint8)
 
 

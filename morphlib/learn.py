@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
+from .backend import NUMPY, kind, namespace
 from .encoding import FEATURE_SEED, FEATURES, SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
 from .images import fit_side, image_path, load_image, numbered_images
@@ -12,6 +13,7 @@ from .mlp import fit_error, init_net, train
 from .weights import load_net, load_numbered, lock, store, store_apart, weights_file
 
 FOURIER_LR = 0.003  # Adam's rate for Fourier nets, by measurement (bench/quality.py); plain nets use 0.01
+GPU_FOURIER_LR = 0.003  # the same at a GPU's batch (backend.BATCH); see README, "On a GPU"
 MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
 MAX_LEARN_SIDE = 8000  # max_side above this: a 64-megapixel target
 SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1}  # and targets seed_targets()
@@ -35,7 +37,7 @@ class Job:
     activation: str = None  # default: sigmoid for plain, relu for fourier
     epochs: int = 200
     lr: float = None  # default: Adam 0.01 (plain) or 0.003 (fourier); SGD 0.5
-    batch: int = 1024
+    batch: int = None  # default: backend.BATCH of the device (1024 pixels on a CPU, 65536 on a GPU)
     optimizer: str = "adam"
     backprop: str = "exact"
     seed: int = 0  # initial weights and shuffling; the same seed for all pictures gives smoother morphs
@@ -45,6 +47,7 @@ class Job:
     replace: bool = False  # save over the current net even when it is better than this run's
     init_from: object = None  # start from another picture's weights ("pre-learned")
     max_side: int = MAX_SIDE
+    device: str = "auto"  # cpu | gpu | auto: the GPU when CuPy finds one
     root: str = "."
     img_dir: str = "img"
 
@@ -72,10 +75,10 @@ class Job:
     def out_path(self) -> Path:
         return weights_file(self.name(), self.hidden, self.root)
 
-    def learning_rate(self):
-        """The chosen rate, else Adam's default for the encoding (None: the optimizer's own)."""
+    def learning_rate(self, xp=NUMPY):
+        """The chosen rate, else Adam's default for the encoding on namespace `xp` (None: the optimizer's own)."""
         if self.lr is None and self.optimizer == "adam" and self.encoding == "fourier":
-            return FOURIER_LR
+            return GPU_FOURIER_LR if kind(xp) == "gpu" else FOURIER_LR
         return self.lr
 
     def source(self) -> Path:
@@ -110,10 +113,10 @@ def learn(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None):
     path = job.out_path()
     with lock(path):
         target = job.target() if target is None else target
-        net = job.start_net()
-        result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(),
+        net, xp = job.start_net(), namespace(job.device)
+        result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(xp),
                        optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, time_limit=time_limit,
-                       stop=stop, on_epoch=on_epoch)
+                       stop=stop, on_epoch=on_epoch, device=xp)
         if result.epochs == 0:
             return result, None
         return result, _save(job, result, path, target)

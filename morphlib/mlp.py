@@ -1,11 +1,16 @@
-"""The coordinate net as plain numpy arrays: init, forward/render, backprop (exact and book), optimizers, training."""
+"""The coordinate net as plain arrays: init, forward/render, backprop (exact and book), optimizers, training.
+
+One code path for numpy (the default, with its in-place calls), CuPy on a GPU and any array-API namespace."""
+import math
 import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from . import checks
+from .backend import BATCH, RENDER_CHUNK, kind, move, namespace, to_host
 from .encoding import check_size, describe, encode, grid, input_size, make_encoding, positions, same_encoding
 from .errors import MorphError
 from .threads import one_blas_thread
@@ -32,7 +37,20 @@ class Net:
         return "b1" in self.params
 
     def copy(self) -> "Net":
-        return Net({k: v.copy() for k, v in self.params.items()}, self.encoding, self.activation)
+        """A copy whose arrays stay where they are (host or device)."""
+        xp = self.xp
+        return Net({k: xp.asarray(v, copy=True) for k, v in self.params.items()}, self.encoding, self.activation)
+
+    @property
+    def xp(self):
+        """The array namespace of the weights."""
+        return array_namespace(self.params["W1"])
+
+    def to(self, xp) -> "Net":
+        """This net with its weights in namespace `xp` (itself if they are there already); numpy: on the host."""
+        if xp is self.xp:
+            return self
+        return Net({k: move(v, xp) for k, v in self.params.items()}, self.encoding, self.activation)
 
 
 def check_compatible(a: Net, b: Net, names=("A", "B")):
@@ -70,17 +88,23 @@ def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0,
     return Net(params, enc, activation)
 
 
+def tanh_(z):
+    """tanh, in place on numpy arrays."""
+    return np.tanh(z, out=z) if isinstance(z, np.ndarray) else array_namespace(z).tanh(z)
+
+
 def sigmoid_(z):
-    """In-place logistic sigmoid in its tanh form (several times faster than exp-based ones)."""
+    """Logistic sigmoid in its tanh form (several times faster than exp-based ones), in place on numpy arrays."""
     z *= 0.5
-    np.tanh(z, out=z)
+    z = tanh_(z)
     z *= 0.5
     z += 0.5
     return z
 
 
 def relu_(z):
-    return np.maximum(z, 0.0, out=z)
+    """max(z, 0), in place on numpy arrays."""
+    return np.maximum(z, 0.0, out=z) if isinstance(z, np.ndarray) else array_namespace(z).clip(z, min=0.0)
 
 
 ACTIVATIONS = {"sigmoid": sigmoid_, "relu": relu_}
@@ -88,10 +112,13 @@ ACTIVATIONS = {"sigmoid": sigmoid_, "relu": relu_}
 
 def _derivative(a, activation):
     """Derivative of the activation, from its output `a`."""
-    return a * (1.0 - a) if activation == "sigmoid" else (a > 0).astype(np.float32)
+    if activation == "sigmoid":
+        return a * (1.0 - a)
+    xp = array_namespace(a)
+    return xp.astype(a > 0, a.dtype)
 
 
-def forward(net: Net, X: np.ndarray, keep=False):
+def forward(net: Net, X, keep=False):
     """Outputs (N, 3) for inputs X (N, D); with keep=True, the list of all layer outputs."""
     acts = [X]
     for k in LAYERS:
@@ -106,17 +133,19 @@ def gradients(net: Net, X, T, backprop="exact"):
     """Gradients of 0.5 * mean_n sum_c (y - t)^2, and the batch's mean squared error.
 
     backprop="book": T. Rashid's original, which passes the raw error (without the output's
-    derivative) back to the hidden layers; "exact" moves the derivative into the passed-back error."""
+    derivative) back to the hidden layers; "exact" moves the derivative into the passed-back error.
+    The error is a 0-d array where X is (on a GPU: no wait for it)."""
+    xp = array_namespace(X)
     acts = forward(net, X, keep=True)
     err = acts[-1] - T
-    mse = float(np.mean(err * err))
-    err /= len(X)
+    mse = xp.mean(err * err)
+    err /= X.shape[0]
     delta = err * _derivative(acts[-1], "sigmoid")
     grads = {}
     for k in reversed(LAYERS):
         grads[f"W{k}"] = acts[k - 1].T @ delta
         if net.has_biases:
-            grads[f"b{k}"] = delta.sum(axis=0)
+            grads[f"b{k}"] = xp.sum(delta, axis=0)
         if k > 1:
             err = (delta if backprop == "exact" else err) @ net.params[f"W{k}"].T
             delta = err * _derivative(acts[k - 1], net.activation)
@@ -139,15 +168,16 @@ class Adam:
 
     def step(self, params, grads):
         self.t += 1
-        lr_t = self.lr * np.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
+        lr_t = self.lr * math.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
         for k, g in grads.items():
-            m = self.m.setdefault(k, np.zeros_like(g))
-            v = self.v.setdefault(k, np.zeros_like(g))
+            xp = array_namespace(g)
+            m = self.m.setdefault(k, xp.zeros_like(g))
+            v = self.v.setdefault(k, xp.zeros_like(g))
             m *= self.b1
             m += (1 - self.b1) * g
             v *= self.b2
             v += (1 - self.b2) * g * g
-            params[k] -= (lr_t * m / (np.sqrt(v) + self.eps)).astype(np.float32)
+            params[k] -= lr_t * m / (xp.sqrt(v) + self.eps)
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
@@ -170,56 +200,69 @@ class TrainResult:
 
 
 @one_blas_thread
-def train(net: Net, image: np.ndarray, *, epochs=100, batch=1024, lr=None, optimizer="adam", backprop="exact",
-          seed=0, time_limit=None, stop: threading.Event = None, on_epoch=None) -> TrainResult:
-    """Fit `net` (in place) to `image` (H, W, 3) with shuffled minibatches over all pixels.
+def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam", backprop="exact", seed=0,
+          time_limit=None, stop: threading.Event = None, on_epoch=None, device=None) -> TrainResult:
+    """Fit `net` (in place) to `image` (H, W, 3) with shuffled minibatches over all pixels, on `device` ("cpu",
+    "gpu", "auto" or an array namespace; default: where the net's weights are). The default batch is BATCH of the
+    device. The pixels stay on the device for the whole run and the loss is read back once per epoch.
 
-    Ends after `epochs`, `time_limit` seconds, `stop.set()`, Ctrl-C or a diverging loss; returns the best net."""
+    Ends after `epochs`, `time_limit` seconds, `stop.set()`, Ctrl-C or a diverging loss; returns the best net,
+    its weights on the host."""
     if optimizer not in OPTIMIZERS:
         raise MorphError(f"unknown optimizer {optimizer!r}: use adam or sgd")
     if backprop not in ("exact", "book"):
         raise MorphError(f"unknown backprop {backprop!r}: use exact or book")
+    xp = net.xp if device is None else namespace(device)
+    home, dev = net.xp, net.to(xp)
+    batch = BATCH[kind(xp)] if batch is None else batch
     epochs, batch, lr, seed, time_limit = checks.training(epochs, batch, lr, seed, time_limit)
     h, w = image.shape[:2]
-    X = encode(grid(h, w, net.encoding), net.encoding)
-    T = np.ascontiguousarray(image.reshape(-1, 3), dtype=np.float32)
+    X = encode(grid(h, w, net.encoding, xp=xp), net.encoding)
+    T = xp.asarray(np.ascontiguousarray(to_host(image).reshape(-1, 3), dtype=np.float32))
+    n = X.shape[0]
     opt = OPTIMIZERS[optimizer]() if lr is None else OPTIMIZERS[optimizer](lr)
     rng = np.random.default_rng(seed)
-    best = TrainResult(net.copy(), psnr(float(np.mean((render(net, h, w) - image) ** 2))), 0)
+    best = TrainResult(dev.copy(), fit_error(dev, image), 0)
     history, start, epoch, bad = [], time.perf_counter(), 0, 0
+    order = rng.permutation(n)  # shuffles are drawn on the host, each moved to the device once
     try:
         for epoch in range(1, int(epochs) + 1):
-            sq = 0.0
-            order = rng.permutation(len(X))
-            for i in range(0, len(X), batch):
-                idx = order[i:i + batch]
-                grads, mse = gradients(net, X[idx], T[idx], backprop)
-                sq += mse * len(idx)
-                opt.step(net.params, grads)
-            score = psnr(sq / len(X))
+            sq, order = 0.0, xp.asarray(order)
+            for i in range(0, n, batch):
+                idx = order[i:min(i + batch, n)]
+                grads, mse = gradients(dev, xp.take(X, idx, axis=0), xp.take(T, idx, axis=0), backprop)
+                sq += mse * idx.shape[0]
+                opt.step(dev.params, grads)
+            order = rng.permutation(n)  # the next epoch's, while a GPU still works through this one
+            total = sum(xp.sum(v) for v in dev.params.values())  # not finite if a weight is not
+            sq, total = (float(v) for v in to_host(xp.stack([sq, total])))  # the epoch's one wait for the device
+            score = psnr(sq / n)
             bad = bad + 1 if not score > best.psnr - EXPLODED_DB else 0
             if bad >= PATIENCE and best.psnr >= CONVERGED_DB:
                 return _ended(best, history, "converged", f"converged: {best.psnr:.1f} dB at epoch {best.epochs}, "
                               "then no better; the best weights are kept")
-            if bad >= PATIENCE or not all(np.isfinite(v).all() for v in net.params.values()):
+            if bad >= PATIENCE or not math.isfinite(total):
                 return _ended(best, history, "diverged", f"the loss exploded at epoch {epoch} (PSNR {score:.1f} dB, "
                               f"best {best.psnr:.1f}): lower the learning rate (try {opt.lr / 10:g}); "
                               "the last good weights are kept")
             history.append(score)
             if score > best.psnr:
-                best.net, best.psnr, best.epochs = net.copy(), score, epoch
+                best.net, best.psnr, best.epochs = dev.copy(), score, epoch
             if on_epoch:
-                on_epoch(epoch, score, net)
+                on_epoch(epoch, score, dev)
             if stop is not None and stop.is_set():
                 return _ended(best, history, "stopped")
             if time_limit is not None and time.perf_counter() - start >= time_limit:
                 return _ended(best, history, "time")
     except KeyboardInterrupt:
         return _ended(best, history, "interrupted", f"interrupted at epoch {epoch}; the best weights are kept")
+    finally:
+        net.params = dev.to(home).params
     return _ended(best, history, "done")
 
 
 def _ended(best: TrainResult, history, why, message=""):
+    best.net = best.net.to(np)
     best.history, best.stopped, best.message = history, why, message
     return best
 
@@ -227,64 +270,70 @@ def _ended(best: TrainResult, history, why, message=""):
 def _render_layers(net: Net):
     """(W, b, activation) per layer, sigmoid hidden units rewritten as tanh: s = (1 + tanh(z / 2)) / 2,
     with the halvings folded into the weights, so each hidden unit costs one tanh."""
-    p, b = net.params, (lambda k: net.params.get(f"b{k}", 0.0))
+    p, b, xp = net.params, (lambda k: net.params.get(f"b{k}", 0.0)), net.xp
     if net.activation == "relu":
         return [(p["W1"], b(1), relu_), (p["W2"], b(2), relu_), (p["W3"], b(3), sigmoid_)]
-    tanh_ = lambda z: np.tanh(z, out=z)  # noqa: E731
-    return [(p["W1"] / 2, np.float32(0.5) * b(1), tanh_),
-            (p["W2"] / 4, p["W2"].sum(0) / 4 + np.float32(0.5) * b(2), tanh_),
-            (p["W3"] / 2, p["W3"].sum(0) / 2 + b(3), sigmoid_)]
+    return [(p["W1"] / 2, 0.5 * b(1), tanh_),
+            (p["W2"] / 4, xp.sum(p["W2"], axis=0) / 4 + 0.5 * b(2), tanh_),
+            (p["W3"] / 2, xp.sum(p["W3"], axis=0) / 2 + b(3), sigmoid_)]
 
 
 @one_blas_thread
-def render(net: Net, height: int, width: int = None, *, chunk=4096) -> np.ndarray:
-    """The net's picture at any size: float32 (height, width, 3), computed in cache-sized blocks of rows."""
+def render(net: Net, height: int, width: int = None, *, chunk=None, device=None, uint8=False) -> np.ndarray:
+    """The net's picture at any size, a numpy (height, width, 3) array: float32 in [0, 1], or with uint8=True
+    bytes (as images.to_uint8 makes them, made on the device: 4x less to copy). Computed on `device` (default:
+    where the net's weights are) in blocks of `chunk` pixels (default: RENDER_CHUNK of the device), copied once."""
     width = height if width is None else width
     w, h = check_size((width, height))
-    ys = positions(h, net.encoding)
-    out = np.empty((h, w, 3), np.float32)
+    xp = net.xp if device is None else namespace(device)
+    net = net.to(xp)
+    ys = positions(h, net.encoding, xp)
+    out = xp.empty((h, w, 3), dtype=xp.float32)
     (W1, b1, act1), *rest = _render_layers(net)
-    first = _first_layer(net.encoding, W1, b1, positions(w, net.encoding))
-    rows = max(1, chunk // w)
+    first = _first_layer(net.encoding, W1, b1, positions(w, net.encoding, xp))
+    rows = max(1, (chunk or RENDER_CHUNK[kind(xp)]) // w)
     for r in range(0, h, rows):
-        a = act1(first(ys[r:r + rows]))
+        a = act1(first(ys[r:min(r + rows, h)]))
         for W, b, act in rest:
             a = a @ W
             a += b
-            act(a)
-        out[r:r + rows] = a.reshape(-1, w, 3)
-    return out
+            a = act(a)
+        out[r:min(r + rows, h), ...] = xp.reshape(a, (-1, w, 3))
+    if uint8:
+        out = xp.astype(xp.clip(out, 0.0, 1.0) * 255.0 + 0.5, xp.uint8)
+    return to_host(out)
 
 
 def _first_layer(enc, W1, b1, xs):
     """A function of row coordinates ys giving inputs times W1 plus b1 over the grid ys x xs, flattened
     row-major; what the columns share is computed once. Fourier features skip the per-pixel sin/cos:
     sin(a + b) = sin a cos b + cos a sin b, so each row is its columns' features times a matrix of its own."""
+    xp = array_namespace(W1)
     if enc["kind"] != "fourier":  # inputs affine in (x, y): f(x, y) = f(x, 0) + f(0, y) - f(0, 0)
-        z = lambda x, y: encode(np.stack([x, y], axis=1), enc) @ W1  # noqa: E731
-        zero = np.zeros(1, np.float32)
-        cols, base = z(xs, np.zeros_like(xs)), b1 - z(zero, zero)
+        z = lambda x, y: encode(xp.stack([x, y], axis=1), enc) @ W1  # noqa: E731
+        zero = xp.zeros(1, dtype=xp.float32)
+        cols, base = z(xs, xp.zeros_like(xs)), b1 - z(zero, zero)
 
         def rows_of(ys):
-            rows = z(np.zeros_like(ys), ys) + base
-            return (rows[:, None, :] + cols[None, :, :]).reshape(-1, W1.shape[1])
+            rows = z(xp.zeros_like(ys), ys) + base
+            return xp.reshape(rows[:, None, :] + cols[None, :, :], (-1, W1.shape[1]))
         return rows_of
-    f, two_pi = enc["features"], np.float32(2 * np.pi)
-    a = two_pi * xs[:, None] * enc["B"][0]
-    cols = np.hstack([np.sin(a), np.cos(a)])
-    Ws, Wc = W1[:f], W1[f:]
+    f, two_pi, B = enc["features"], 2 * np.pi, xp.asarray(enc["B"])
+    a = two_pi * xs[:, None] * B[0, :]
+    cols = xp.concat([xp.sin(a), xp.cos(a)], axis=1)
+    Ws, Wc = W1[:f, :], W1[f:, :]
 
     def rows_of(ys):
-        b = two_pi * ys[:, None] * enc["B"][1]
-        sb, cb = np.sin(b)[:, :, None], np.cos(b)[:, :, None]
-        per_row = np.concatenate([cb * Ws - sb * Wc, sb * Ws + cb * Wc], axis=1)
-        out = (cols @ per_row).reshape(-1, W1.shape[1])
+        b = two_pi * ys[:, None] * B[1, :]
+        sb, cb = xp.sin(b)[:, :, None], xp.cos(b)[:, :, None]
+        per_row = xp.concat([cb * Ws - sb * Wc, sb * Ws + cb * Wc], axis=1)
+        out = xp.reshape(cols @ per_row, (-1, W1.shape[1]))
         out += b1
         return out
     return rows_of
 
 
-def fit_error(net: Net, image: np.ndarray) -> float:
+def fit_error(net: Net, image) -> float:
     """PSNR (dB) of the net's render against `image`."""
     out = render(net, *image.shape[:2])
-    return psnr(float(np.mean((out - image) ** 2)))
+    return psnr(float(np.mean((out - to_host(image)) ** 2)))

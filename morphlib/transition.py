@@ -7,6 +7,7 @@ import numpy as np
 
 from . import checks
 from .align import align as match_units
+from .backend import namespace
 from .errors import MorphError
 from .images import atomic_path, save_image
 from .mlp import Net, check_compatible, render
@@ -112,27 +113,30 @@ def pair(a: Net, b: Net, align=False) -> tuple:
     return a, match_units(a, b) if align else b
 
 
-def frames(plan, nets, size, *, align=False):
-    """Rendered frames (float32 H x W x 3) for a plan; align=True matches each link's B to its A first."""
+def frames(plan, nets, size, *, align=False, device="cpu", uint8=False):
+    """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, made on `device`; align=True matches each
+    link's B to its A first."""
     w, h = parse_size(size)
-    pairs = {}
+    pairs, xp = {}, namespace(device)
     for src, dst, t in plan:
         if (src, dst) not in pairs:
             pairs[src, dst] = pair(nets[src], nets[dst], align)
-        yield render(interpolate(*pairs[src, dst], t), h, w)
+        yield render(interpolate(*pairs[src, dst], t), h, w, device=xp, uint8=uint8)
 
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
                      fps=24, gif=False, mp4=False, loop=False, pingpong=False, beyond=0.0, align=False,
-                     root=".", on_frame=None) -> dict:
+                     device="auto", root=".", on_frame=None) -> dict:
     """Render a sequence into <out>/<name>/0001.png ..., then <out>/<name>.gif and .mp4. Returns the paths, and
-    how many frames (removed_old) and which movies (removed_movies) of an earlier run were removed."""
+    how many frames (removed_old) and which movies (removed_movies) of an earlier run were removed. Frames are
+    rendered on `device` (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
     fps = checks.real("fps", fps, above=0, high=MAX_FPS)
     nets = load_nets([n for link in links for n in (link.src, link.dst)], hidden, root)
-    parse_size(size)  # bad sizes fail before anything is removed
+    parse_size(size)  # bad sizes (and a missing GPU) fail before anything is removed
+    xp = namespace(device)
     folder, movies = Path(out) / name, {"gif": (gif, write_gif), "mp4": (mp4, write_mp4)}
     with checks.disk_errors():
         digits = max(4, len(str(len(plan))))
@@ -140,7 +144,7 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
                   "frames": []}
         if result["removed_old"]:  # a re-run: its movies must not be the earlier run's
             result["removed_movies"] = _remove_movies(out, name, [k for k, (want, _) in movies.items() if not want])
-        for i, rgb in enumerate(frames(plan, nets, size, align=align), 1):
+        for i, rgb in enumerate(frames(plan, nets, size, align=align, device=xp, uint8=True), 1):
             result["frames"].append(save_image(folder / f"{i:0{digits}d}.png", rgb))
             if on_frame:
                 on_frame(i, len(plan))

@@ -37,7 +37,7 @@ def save_net(net: Net, path, **meta) -> Path:
     enc = {k: v for k, v in net.encoding.items() if k != "B"}
     info = {"format": FORMAT, "hidden": net.hidden, "activation": net.activation, "encoding": enc,
             "layers": [input_size(net.encoding), net.hidden, net.hidden, 3], **meta}
-    arrays = dict(net.params, meta=np.array(json.dumps(info)))
+    arrays = dict(net.to(np).params, meta=np.array(json.dumps(info)))
     if "B" in net.encoding:
         arrays["fourier_B"] = net.encoding["B"]
     with atomic_path(path) as tmp:

@@ -1,3 +1,4 @@
+import importlib
 import shutil
 from pathlib import Path
 
@@ -18,3 +19,10 @@ def workspace(tmp_path):
     """A folder with a copy of the sample pictures in img/, for runs that write W-<H>/ and result/."""
     shutil.copytree(REPO / "img", tmp_path / "img")
     return tmp_path
+
+
+@pytest.fixture(params=["numpy", "array_api_strict"])
+def xp(request):
+    """The array namespace a test computes on: numpy, and array_api_strict, which refuses anything outside the
+    array API standard (so a numpy-only call in the maths fails there)."""
+    return importlib.import_module(request.param)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import gradient_picture
+from morphlib.backend import to_host
 from morphlib.encoding import encode, grid, make_encoding
 from morphlib.errors import MorphError
 from morphlib.mlp import SGD, forward, gradients, init_net, render, train
@@ -34,24 +35,24 @@ def _finite_difference(net, X, T, key, eps=1e-6):
 
 
 @pytest.mark.parametrize("kind", ["plain", "fourier"])
-def test_exact_backprop_matches_finite_differences(kind):
+def test_exact_backprop_matches_finite_differences(kind, xp):
     enc = make_encoding(kind, features=4, sigma=2.0)
     net = _as64(init_net(5, enc, seed=1))
     if net.has_biases:
         net.params = {k: v + 0.1 for k, v in net.params.items()}
     X = encode(grid(3, 4), enc).astype(np.float64)
     T = np.random.default_rng(2).random((len(X), 3))
-    grads, _ = gradients(net, X, T, "exact")
+    grads, _ = gradients(net.to(xp), xp.asarray(X), xp.asarray(T), "exact")
     assert set(grads) == set(net.params)
     for key in net.params:
-        np.testing.assert_allclose(grads[key], _finite_difference(net, X, T, key), rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(to_host(grads[key]), _finite_difference(net, X, T, key), rtol=1e-5, atol=1e-9)
 
 
-def test_book_backprop_output_layer_is_exact_hidden_layers_are_not():
+def test_book_backprop_output_layer_is_exact_hidden_layers_are_not(xp):
     net = _as64(init_net(5, seed=3))
     X = encode(grid(3, 4), net.encoding).astype(np.float64)
     T = np.random.default_rng(4).random((len(X), 3))
-    book, _ = gradients(net, X, T, "book")
+    book = {k: to_host(g) for k, g in gradients(net.to(xp), xp.asarray(X), xp.asarray(T), "book")[0].items()}
     np.testing.assert_allclose(book["W3"], _finite_difference(net, X, T, "W3"), rtol=1e-5)
     assert not np.allclose(book["W2"], _finite_difference(net, X, T, "W2"), rtol=1e-2)
 
@@ -83,51 +84,64 @@ def test_book_mode_step_equals_the_books_update():
         np.testing.assert_allclose(net.params[mine], book.T, rtol=1e-10)
 
 
-def test_training_reaches_psnr_and_is_reproducible():
+def test_training_reaches_psnr_and_is_reproducible(xp):
     img = gradient_picture()
-    runs = [train(init_net(20, seed=0), img, epochs=150, batch=64, seed=0) for _ in range(2)]
+    runs = [train(init_net(20, seed=0), img, epochs=150, batch=64, seed=0, device=xp) for _ in range(2)]
     assert runs[0].psnr > 28
     assert runs[0].history == runs[1].history
-    assert runs[0].net.params["W1"].dtype == np.float32
+    assert isinstance(runs[0].net.params["W1"], np.ndarray) and runs[0].net.params["W1"].dtype == np.float32
 
 
-def test_fourier_net_learns_sharp_edges_better_than_plain():
+def test_training_updates_the_net_in_place_wherever_it_runs(xp):
+    net = init_net(6, seed=0)
+    before = net.params["W2"].copy()
+    r = train(net, gradient_picture(), epochs=3, batch=64, device=xp)
+    assert isinstance(net.params["W2"], np.ndarray) and not np.array_equal(net.params["W2"], before)
+    np.testing.assert_array_equal(net.params["W2"], r.net.params["W2"])  # the last epoch is the best here
+
+
+def test_fourier_net_learns_sharp_edges_better_than_plain(xp):
     img = np.zeros((32, 32, 3), np.float32)
     img[8:24, 8:24] = [1, 0.2, 0.1]
-    plain = train(init_net(32, seed=0), img, epochs=60, batch=128)
-    sharp = train(init_net(32, make_encoding("fourier", features=32, sigma=6.0), seed=0), img, epochs=60, batch=128)
+    plain = train(init_net(32, seed=0), img, epochs=60, batch=128, device=xp)
+    sharp = train(init_net(32, make_encoding("fourier", features=32, sigma=6.0), seed=0), img, epochs=60, batch=128,
+                  device=xp)
     assert sharp.psnr > plain.psnr + 5
 
 
-def test_render_equals_forward_at_any_size():
-    for enc in (make_encoding("plain"), make_encoding("fourier", features=8, sigma=3.0)):
-        net = init_net(7, enc, seed=2)
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_render_equals_forward_at_any_size(xp, activation):
+    for enc in (make_encoding("plain"), make_encoding("legacy"), make_encoding("fourier", features=8, sigma=3.0)):
+        net = init_net(7, enc, activation=activation, seed=2)
         if net.has_biases:
             net.params["b2"] += 0.3
-        out = render(net, 5, 9, chunk=7)
+        out = render(net, 5, 9, chunk=7, device=xp)
         assert out.shape == (5, 9, 3) and out.dtype == np.float32
-        np.testing.assert_allclose(out.reshape(-1, 3), forward(net, encode(grid(5, 9), enc)), atol=1e-5)
+        want = to_host(forward(net.to(xp), encode(grid(5, 9, enc, xp=xp), enc)))
+        np.testing.assert_allclose(out.reshape(-1, 3), want, atol=1e-5)
+        bytes_ = render(net, 5, 9, device=xp, uint8=True)
+        assert bytes_.dtype == np.uint8 and np.abs(bytes_ - np.round(out * 255)).max() <= 1
 
 
-def test_divergence_stops_and_keeps_last_good_weights():
+def test_divergence_stops_and_keeps_last_good_weights(xp):
     img = gradient_picture()
-    r = train(init_net(50, seed=0), img, epochs=50, lr=10.0)
+    r = train(init_net(50, seed=0), img, epochs=50, lr=10.0, device=xp)
     assert r.stopped == "diverged" and "lower the learning rate" in r.message
     assert all(np.all(np.isfinite(v)) for v in r.net.params.values())
 
 
-def test_stop_event_and_ctrl_c_keep_the_best():
+def test_stop_event_and_ctrl_c_keep_the_best(xp):
     img = gradient_picture()
     stop = threading.Event()
     stop.set()
-    r = train(init_net(10), img, epochs=100, stop=stop)
+    r = train(init_net(10), img, epochs=100, stop=stop, device=xp)
     assert r.stopped == "stopped" and r.epochs == 1
 
     def interrupt(epoch, score, net):
         if epoch == 5:
             raise KeyboardInterrupt
 
-    r = train(init_net(10), img, epochs=100, on_epoch=interrupt)
+    r = train(init_net(10), img, epochs=100, on_epoch=interrupt, device=xp)
     assert r.stopped == "interrupted" and len(r.history) == 5 and r.psnr == max(r.history)
 
 

@@ -183,11 +183,11 @@ def test_ctrl_c_while_rendering_keeps_whole_frames(nets, monkeypatch, capsys):
     monkeypatch.chdir(nets)
     calls, render = [], transition.render
 
-    def interrupted(*args):
+    def interrupted(*args, **kw):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return render(*args)
+        return render(*args, **kw)
 
     monkeypatch.setattr(transition, "render", interrupted)
     assert main(["transition", "1>2:5", "-H", "4", "--size", "8", "--quiet"]) == 130
