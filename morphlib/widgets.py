@@ -60,6 +60,7 @@ class TrainingMonitor:
         self.target = job.target()
         self.stop_event, self.thread, self.result, self.path, self.error = threading.Event(), None, None, None, None
         self.snapshots = []  # (epoch, psnr, png bytes)
+        self.first_snapshot = threading.Event()
         self._shown_at = 0.0
         self.output = _image(width=width)
         self.status = W.HTML("ready")
@@ -121,6 +122,7 @@ class TrainingMonitor:
         frame = png_bytes(render(net, *self.target.shape[:2]))
         if snap:
             self.snapshots.append((epoch, score, frame))
+            self.first_snapshot.set()
             following = self.slider.disabled or self.slider.value == self.slider.max
             self.slider.max, self.slider.disabled = len(self.snapshots) - 1, False
             if following:

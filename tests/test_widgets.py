@@ -6,6 +6,12 @@ from morphlib.mlp import render
 from morphlib.widgets import TrainingMonitor
 
 
+def _wait_for_a_snapshot(monitor, timeout=120):
+    """Until the monitor's first snapshot (training is under way); fails instead of hanging."""
+    if not monitor.first_snapshot.wait(timeout):
+        pytest.fail(f"no snapshot in {timeout} s: training did not start")
+
+
 def test_training_monitor_runs_snapshots_and_slider(workspace):
     m = TrainingMonitor(Job(picture=1, hidden=8, epochs=6, root=workspace), snapshot_every=2)
     m.start(wait=True)
@@ -19,8 +25,7 @@ def test_training_monitor_runs_snapshots_and_slider(workspace):
 def test_stop_button_stops_training(workspace):
     m = TrainingMonitor(Job(picture=1, hidden=8, epochs=100000, root=workspace), snapshot_every=1)
     m.start()
-    while not m.snapshots:
-        pass
+    _wait_for_a_snapshot(m)
     m.stop_button.click()
     m.wait()
     assert m.result.stopped == "stopped" and m.path.is_file() and m.result.epochs < 100000
@@ -71,8 +76,7 @@ def test_interrupt_stops_background_training_and_keeps_the_best(workspace):
 
     m = TrainingMonitor(Job(picture=1, hidden=8, epochs=100000, root=workspace), snapshot_every=1)
     m.start()
-    while not m.snapshots:
-        pass
+    _wait_for_a_snapshot(m)
     os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C or a kernel interrupt sends
     m.wait()
     assert m.result.stopped == "stopped" and m.path.is_file()
