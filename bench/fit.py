@@ -7,7 +7,7 @@
 first on the machine as it is, then (b) again with a busy process on every core (bench/load.py).
 
 Each runs for the same wall time; printed: pixels/s, seconds per epoch, PSNR reached. Render times: bench/render.py.
-Needs bench/requirements.txt (torch==2.13.0, threadpoolctl).  Usage: python -m bench.fit [--seconds 20]
+Needs the bench extra for its PyTorch row: pip install -e .[bench].  Usage: python -m bench.fit [--seconds 20]
 """
 import argparse
 import time

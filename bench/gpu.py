@@ -3,7 +3,7 @@
 Net: 256 Fourier features -> 100 ReLU -> 100 ReLU -> 3 sigmoid, Adam, the same batch and learning rate on both.
 Printed: seconds per epoch at 256x256 and 1024x1024; ms per frame at 512x512, 1920x1080 and 3840x2160 (uint8,
 copied to the host); PSNR reached in 5 s on img/4.png at a few batch sizes; the targets beside them.
-Needs CuPy (requirements-gpu.txt) and PyTorch with CUDA (bench/requirements.txt); without a GPU it says so and
+Needs CuPy (requirements-gpu.txt) and PyTorch with CUDA (pip install -e .[bench]); without a GPU it says so and
 exits 0.  Usage: python -m bench.gpu [--seconds 5] [--batch 65536]
 """
 import argparse
@@ -126,7 +126,7 @@ def main():
     except ImportError:
         peer = None
     if peer is None:
-        print("PyTorch with CUDA is not installed (bench/requirements.txt): its column stays empty")
+        print("PyTorch with CUDA is not installed (pip install -e .[bench]): its column stays empty")
     print(f"GPU: {_gpu_name()}; Fourier 256 -> {H} -> {H} -> 3, Adam lr {GPU_FOURIER_LR:g}")
     print(f"\n{'':42s} {'morphlib':>10s} {'PyTorch':>10s} {'ratio':>6s}  target")
     nan = float("nan")

@@ -13,7 +13,7 @@ from .mlp import fit_error, init_net, train
 from .weights import load_net, load_numbered, lock, store, store_apart, weights_file
 
 FOURIER_LR = 0.003  # Adam's rate for Fourier nets, by measurement (bench/quality.py); plain nets use 0.01
-GPU_FOURIER_LR = 0.003  # the same at a GPU's batch (backend.BATCH); see README, "On a GPU"
+GPU_FOURIER_LR = 0.01  # at a GPU's batch (backend.BATCH): best of 0.003, 0.01, 0.03 at batch 65536 (measured on a CPU)
 MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
 MAX_LEARN_SIDE = 8000  # max_side above this: a 64-megapixel target
 SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1}  # and targets seed_targets()
