@@ -13,6 +13,7 @@ MAX_FEATURES = 4096  # Fourier features: W1 is 2 * features x H
 MAX_FRAMES = 100_000  # frames in one transition: over an hour at 24 fps
 MAX_LR = 1000.0  # learning rates above this only explode
 MAX_PIXELS = 64_000_000  # pictures and frames: a 64-megapixel float RGB picture is 768 MB
+MAX_SIDE = 8000  # a side whose square is MAX_PIXELS: the longest side to learn or blend at
 
 
 def _is_int(value) -> bool:

@@ -103,7 +103,7 @@ def _hybrid(a):
     steps = checks.whole("steps", a.steps, 0)
     near, far = load_image(a.near), load_image(a.far)
     if a.size is not None:
-        near = fit_side(near, checks.whole("size", a.size, 1, MAX_HYBRID_SIDE), grow=True)
+        near = fit_side(near, checks.whole("size", a.size, 1, checks.MAX_SIDE), grow=True)
     loss = {"kernel_size": a.kernel_size, "m_precise": a.m_precise, "m_blurred": a.m_blurred}
     if a.method == "fft":
         r = hybrid.hybrid_fft(near, far, a.sigma, **loss)
@@ -121,9 +121,6 @@ def _hybrid(a):
     if a.pyramid:
         print(f"from afar: {save_image(a.pyramid, hybrid.pyramid(r.image))}")
     return 0
-
-
-MAX_HYBRID_SIDE = 8000  # --size: a 64-megapixel picture
 
 
 def _samples(a):

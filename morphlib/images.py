@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from .checks import MAX_PIXELS
 from .encoding import check_size
 from .errors import MorphError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-MAX_PIXELS = 64_000_000  # refuse decompression bombs well before they eat the memory
 
 
 def load_image(path, size=None) -> np.ndarray:
@@ -29,7 +29,7 @@ def load_image(path, size=None) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
         with im:
-            if im.width * im.height > MAX_PIXELS:
+            if im.width * im.height > MAX_PIXELS:  # a decompression bomb: refused before it eats the memory
                 raise MorphError(f"{path} is {im.width}x{im.height}: too big to learn; shrink it first")
             im = ImageOps.exif_transpose(im)
             rgb = _to_rgb(im)

@@ -15,7 +15,6 @@ from .weights import load_net, load_numbered, lock, store, store_apart, weights_
 FOURIER_LR = 0.003  # Adam's rate for Fourier nets, by measurement (bench/quality.py); plain nets use 0.01
 GPU_FOURIER_LR = 0.01  # at a GPU's batch (backend.BATCH): best of 0.003, 0.01, 0.03 at batch 65536 (measured on a CPU)
 MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
-MAX_LEARN_SIDE = 8000  # max_side above this: a 64-megapixel target
 SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1}  # and targets seed_targets()
 
 
@@ -58,7 +57,7 @@ class Job:
         self.hidden = checks.whole("hidden size", self.hidden, 1, checks.MAX_HIDDEN)
         make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
         self.epochs, self.batch, self.lr, self.seed, _ = checks.training(self.epochs, self.batch, self.lr, self.seed)
-        self.max_side = checks.whole("max_side", self.max_side, 1, MAX_LEARN_SIDE)
+        self.max_side = checks.whole("max_side", self.max_side, 1, checks.MAX_SIDE)
 
     def name(self) -> str:
         """The weights' name: the picture's number, or a path's file name; a numbered file from elsewhere may not
