@@ -279,9 +279,11 @@ def _render_layers(net: Net):
 
 
 @one_blas_thread
-def render(net: Net, height: int, width: int = None, *, chunk=None, device=None, uint8=False) -> np.ndarray:
+def render(net: Net, height: int, width: int = None, *, chunk=None, device=None, uint8=False,
+           rounding=True) -> np.ndarray:
     """The net's picture at any size, a numpy (height, width, 3) array: float32 in [0, 1], or with uint8=True
-    bytes (as images.to_uint8 makes them, made on the device: 4x less to copy). Computed on `device` (default:
+    bytes (as images.to_uint8 makes them, rounding=False truncating like the original; made on the device: 4x
+    less to copy). Computed on `device` (default:
     where the net's weights are) in blocks of `chunk` pixels (default: RENDER_CHUNK of the device), copied once."""
     width = height if width is None else width
     w, h = check_size((width, height))
@@ -300,7 +302,7 @@ def render(net: Net, height: int, width: int = None, *, chunk=None, device=None,
             a = act(a)
         out[r:min(r + rows, h), ...] = xp.reshape(a, (-1, w, 3))
     if uint8:
-        out = xp.astype(xp.clip(out, 0.0, 1.0) * 255.0 + 0.5, xp.uint8)
+        out = xp.astype(xp.clip(out, 0.0, 1.0) * 255.0 + (0.5 if rounding else 0.0), xp.uint8)
     return to_host(out)
 
 

@@ -115,13 +115,14 @@ def pair(a: Net, b: Net, align=False) -> tuple:
 
 def frames(plan, nets, size, *, align=False, device="cpu", uint8=False):
     """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, made on `device`; align=True matches each
-    link's B to its A first."""
+    link's B to its A first. Bytes of the original project's nets are truncated, as it saved its frames."""
     w, h = parse_size(size)
     pairs, xp = {}, namespace(device)
     for src, dst, t in plan:
         if (src, dst) not in pairs:
             pairs[src, dst] = pair(nets[src], nets[dst], align)
-        yield render(interpolate(*pairs[src, dst], t), h, w, device=xp, uint8=uint8)
+        net = interpolate(*pairs[src, dst], t)
+        yield render(net, h, w, device=xp, uint8=uint8, rounding=net.encoding["kind"] != "legacy")
 
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",

@@ -16,6 +16,7 @@ from morphlib.images import resize, save_image
 from morphlib.learn import Job, learn
 from morphlib.mlp import init_net, render, train
 from morphlib.samples import logo, photo
+from morphlib.transition import write_transition
 from morphlib.weights import load_net, load_numbered, save_net
 
 sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
@@ -66,6 +67,15 @@ def test_2_seed_exact_targets_and_truncating_save(workspace, tmp_path):
     np.testing.assert_array_equal(kept, np.floor(rgb.astype(np.float64) * 255))
     rounded = np.asarray(Image.open(save_image(tmp_path / "r.png", rgb)), np.int64)
     np.testing.assert_array_equal(rounded, np.floor(rgb.astype(np.float64) * 255 + 0.5))
+
+
+def test_2_transition_frames_of_seed_nets_truncate_like_the_original(tmp_path):
+    a, b = (init_net(6, make_encoding("seed"), seed=s, init="uniform") for s in (1, 2))
+    for n, net in ((1, a), (2, b)):
+        save_net(net, tmp_path / "W-6" / f"{n}.npz")
+    first = write_transition("1>2:2", hidden=6, size=9, root=tmp_path, out=tmp_path / "result")["frames"][0]
+    exact = render(a, 9).astype(np.float64)
+    np.testing.assert_array_equal(np.asarray(Image.open(first), np.int64), np.floor(exact * 255))
 
 
 def test_2_per_pixel_sgd_step_is_the_originals_update():
