@@ -70,7 +70,7 @@ def test_2_seed_exact_targets_and_truncating_save(workspace, tmp_path):
 
 
 def test_2_transition_frames_of_seed_nets_truncate_like_the_original(tmp_path):
-    a, b = (init_net(6, make_encoding("seed"), seed=s, init="uniform") for s in (1, 2))
+    a, b = (init_net(6, make_encoding("seed"), seed=s) for s in (1, 2))  # normal init: a picture of many shades
     for n, net in ((1, a), (2, b)):
         save_net(net, tmp_path / "W-6" / f"{n}.npz")
     first = write_transition("1>2:2", hidden=6, size=9, root=tmp_path, out=tmp_path / "result")["frames"][0]
