@@ -68,14 +68,15 @@ class TrainingMonitor:
         self.output = _image(width=width)
         self.curve = W.HTML(_curve([], width, width // 2))
         self.status = W.HTML("ready")
-        self.progress = W.IntProgress(min=0, max=int(job.epochs), description="epoch")
+        self.progress = W.IntProgress(min=0, max=int(job.epochs), description="progress")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop")
         self.stop_button.on_click(lambda _: self.stop())
         self.slider = W.SelectionSlider(options=[("none yet", -1)], description="epoch", disabled=True,
                                         continuous_update=True, layout=W.Layout(width=f"{2 * width + 100}px"))
         self.slider.observe(self._on_slide, names="value")
         self.view = W.HTML()  # what the slider shows; the status line keeps the run's news
-        self.box = W.VBox([W.HBox([self.output, _image(self.target, width), self.curve]),
+        self.notice = W.HTML()  # what happened to an earlier run of this picture, if one was still training
+        self.box = W.VBox([self.notice, W.HBox([self.output, _image(self.target, width), self.curve]),
                            W.HBox([self.progress, self.stop_button]), self.status, self.slider, self.view])
 
     def _ipython_display_(self):
@@ -94,12 +95,11 @@ class TrainingMonitor:
 
     def _stop_earlier_runs(self, timeout=60):
         """Stop (and wait for) the monitors of this kernel that still train this picture; they save their best."""
-        earlier = [m for m in list(_TRAINING) if m.key == self.key]
-        for m in earlier:
-            m.stop(why="stopped by a newer run of this picture (see below)")
+        for m in [m for m in list(_TRAINING) if m.key == self.key]:
+            m.stop(why="stopped by a newer run of this picture")
             m.thread.join(timeout)
-        if earlier:
-            self.status.value = f"stopped the earlier run of {self.job.name()} (it kept its best net); starting"
+            self.notice.value = (f"An earlier run of picture {self.job.name()} was still training: it was stopped "
+                                 f"first. It reported: {m.status.value}")
 
     def stop(self, why="stopped"):
         self._why_stopped = why
@@ -128,7 +128,8 @@ class TrainingMonitor:
         r = self.result
         if r.epochs:
             self._snap(r.epochs, r.psnr, png_bytes(render(r.net, *self.target.shape[:2])), best=True)
-        where = f"saved {self.path}" if self.path else "nothing saved"
+        where = ("nothing saved" if self.path is None else f"saved {self.path}" if self.path.resolve() == self.key
+                 else "the net on disk is better")
         why = self._why_stopped if r.stopped == "stopped" else r.stopped
         self.status.value = f"{why}: best PSNR {r.psnr:.2f} dB at epoch {r.epochs}; {where}. {r.message}"
 
@@ -194,7 +195,7 @@ class TransitionScrubber:
         self.a = W.Dropdown(options=names, value=str(a) if a is not None else names[0], description="from")
         self.b = W.Dropdown(options=names, value=str(b) if b is not None else names[1], description="to")
         self.t = W.FloatSlider(value=0.5, min=-0.5, max=1.5, step=0.01, description="t", continuous_update=True,
-                               layout=W.Layout(width=f"{max(2 * size, 400) + 100}px"))
+                               layout=W.Layout(width=f"{max(2 * size, 500) + 150}px"))
         self.align = W.Checkbox(value=align, description="align hidden units")
         self.image, self.status = _image(width=2 * size), W.HTML()
         for w in (self.a, self.b, self.t, self.align):
@@ -274,7 +275,7 @@ class HybridTuner:
                                sigma=sigma * self.scale, m_precise=m_precise, m_blurred=m_blurred)
         width = small_near.shape[1]
         self.preview, self.afar, self.status = _image(width=width), _image(width=width), W.HTML(self.message)
-        self.save_button = W.Button(description="Save full size", icon="save")
+        self.save_button = W.Button(description="Save full size", icon="save", layout=W.Layout(width="auto"))
         self.save_button.on_click(lambda _: self.save_in_background())
         self.save_progress = W.IntProgress(min=0, max=1, description="saving", layout=W.Layout(visibility="hidden"))
         self.saved, self.thread = W.HTML(), None
@@ -334,7 +335,7 @@ class HybridTuner:
 def _weight_slider(name, value, top):
     """A linear slider that holds the given weight exactly (a log slider cannot show 0.3)."""
     return W.FloatSlider(value=value, min=0.0, max=max(top, value), step=0.001, description=name,
-                         readout_format=".3f")
+                         readout_format=".3f", layout=W.Layout(width="420px"))
 
 
 def _per_pixel(r) -> str:

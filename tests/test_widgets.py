@@ -36,6 +36,7 @@ def test_a_new_run_of_the_same_picture_stops_the_old_one_visibly(workspace):
     new.start(wait=True)
     assert not old.thread.is_alive() and old.result.stopped == "stopped" and old.path.is_file()
     assert "newer run" in old.status.value and new.error is None and new.result.epochs >= 1
+    assert "earlier run of picture 1" in new.notice.value and "newer run" in new.notice.value
 
 
 def test_stop_button_stops_training(workspace):
