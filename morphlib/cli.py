@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from . import checks, hybrid, transition, weights
 from .backend import BATCH, DEVICES
-from .encoding import NAMES
+from .encoding import FITS, NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
@@ -71,7 +71,8 @@ def _transition(a):
         out = transition.write_transition(a.sequence, **_options(a, transition.write_transition, on_frame=show))
     except KeyboardInterrupt:
         bar.close()
-        print(f"interrupted: the {written} frames written are complete; no movie was written", file=sys.stderr)
+        print(f"interrupted after {written} frames: no movie was written; PNG frames written are complete",
+              file=sys.stderr)
         return 130
     finally:
         bar.close()
@@ -84,7 +85,7 @@ def _report(out):
         print(f"removed {out['removed_old']} frames of an earlier run")
     for p in out.get("removed_movies", []):
         print(f"removed {p} of an earlier run")
-    print(f"{len(out['frames'])} frames: {out['frames'][0].parent}/")
+    print(f"{out['count']} frames" + (f": {out['frames'][0].parent}/" if out["frames"] else ""))
     for kind in ("gif", "mp4"):
         if kind in out:
             print(f"{kind.upper()}: {out[kind]}")
@@ -203,6 +204,11 @@ def _transition_parser(sub):
     tp.add_argument("--fps", type=float)
     tp.add_argument("--gif", action="store_true", help="also write <out>/<name>.gif (loops)")
     tp.add_argument("--mp4", action="store_true", help="also write <out>/<name>.mp4 (H.264)")
+    tp.add_argument("--frames", action=argparse.BooleanOptionalAction,
+                    help="write numbered PNGs into <out>/<name>/ (default: only when no movie is asked for)")
+    tp.add_argument("--gif-size", type=int, help="longer side of the GIF's frames (default %(default)s)")
+    tp.add_argument("--fit", choices=FITS, help="pictures of another shape than --size: crop (default) fills the "
+                    "frame with their middle, pad shows them whole between black bars, stretch stretches them")
     tp.add_argument("--loop", action="store_true", help="close the chain back to its first picture")
     tp.add_argument("--pingpong", action="store_true", help="play forward, then backward")
     tp.add_argument("--beyond", type=float, help="carry on past the last net by this fraction")
