@@ -129,7 +129,7 @@ def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT,
     along a link. Bytes of the original project's nets are truncated, as it saved its frames."""
     w, h = parse_size(size)
     xp, pairs, aspects = namespace(device), {}, aspects or {}
-    for src, dst, ts in _groups(plan, group_size((w, h), uint8)):
+    for src, dst, ts in groups(plan, group_size((w, h), uint8)):
         if (src, dst) not in pairs:
             pairs[src, dst] = pair(nets[src], nets[dst], align)
         a, b = pairs[src, dst]
@@ -145,7 +145,7 @@ def group_size(size, uint8=True) -> int:
     return max(1, min(GROUP, GROUP_BYTES // (size[0] * size[1] * 3 * (1 if uint8 else 4))))
 
 
-def _groups(plan, most):
+def groups(plan, most):
     """(from, to, [t, ...]) for runs of at most `most` frames of the same link, in the plan's order."""
     run = []
     for src, dst, t in plan:
@@ -172,12 +172,14 @@ def _draw(a, b, ts, size, shape, **options):
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
                      fps=24, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
-                     pingpong=False, beyond=0.0, align=False, device="auto", root=".", on_frame=None) -> dict:
+                     pingpong=False, beyond=0.0, align=False, device="auto", root=".", on_frame=None,
+                     renderer=None) -> dict:
     """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif and .mp4 and
     (`frames`; None: only when no movie is asked for) <out>/<name>/0001.png .... Returns the paths ("frames": the
     PNGs, "gif", "mp4"), how many frames were made ("count") and of an earlier run, how many frames were removed
     ("removed_old") and which movies not asked for this time ("removed_movies"). Frames are rendered on `device`
-    (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes; `fit`: see frames()."""
+    (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes; `fit`: see frames(). `renderer`
+    (default: frames) makes them: parallel.write_transition passes one that renders on Dask workers."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
@@ -195,7 +197,8 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
                   if pngs else 0,
                   "removed_movies": _remove_movies(out, name, [k for k in ("gif", "mp4") if k not in movies])}
         with Movie(fps, **movies, folder=folder if pngs else None, digits=digits, gif_size=gif_size) as movie:
-            rendered = _frames_of(plan, nets, size, align=align, device=xp, uint8=True, fit=fit, aspects=shapes)
+            rendered = (renderer or _frames_of)(plan, nets, size, align=align, device=xp, uint8=True, fit=fit,
+                                                aspects=shapes)
             for i, rgb in enumerate(rendered, 1):
                 movie.add(rgb)
                 if on_frame:
