@@ -241,3 +241,23 @@ class HybridTuner:
         path = save_image(path or self.out or OUTPUT, r.image)
         self.status.value = f"saved {path} ({r.image.shape[1]}x{r.image.shape[0]}, loss {r.loss:.1f})"
         return r, path
+
+
+import html  # noqa: E402 (appended with learn_all below, to keep the widgets above untouched)
+
+from . import parallel  # noqa: E402
+
+
+def learn_all(items, job=None, **options) -> list:
+    """parallel.learn_all with a progress bar over the pictures and a line per picture as it ends (its PSNR, or
+    why it failed). Returns the Outcomes."""
+    bar = W.IntProgress(min=0, max=1, description="pictures")
+    lines = W.VBox([])
+    display(W.VBox([bar, lines]))
+
+    def show(o, done, total):
+        bar.max, bar.value = total, done
+        text = f"{o.name}: {o.error}" if o.failed else f"{o.name}: {o.result.psnr:.2f} dB -> {o.path}"
+        lines.children = (*lines.children, W.HTML(html.escape(text)))
+
+    return parallel.learn_all(items, job, on_picture=show, **options)

@@ -75,3 +75,16 @@ def test_pictures_from_numbers_ranges_files_and_folders(workspace, capsys, monke
     assert main(["learn", "img", "-H", "6", "--epochs", "3", "--features", "8", "--max-side", "16", "-j", "1",
                  "--quiet"]) == 0
     assert capsys.readouterr().out.count("best PSNR") == 4
+
+
+def test_the_notebooks_learn_all_shows_a_bar_and_a_line_per_picture(workspace, monkeypatch):
+    from morphlib import widgets
+
+    shown = []
+    monkeypatch.setattr(widgets, "display", shown.append)
+    (workspace / "img" / "7.png").write_bytes(b"not a picture")
+    out = widgets.learn_all(["1", "7"], Job(root=str(workspace), **TINY), jobs=1)
+    bar, lines = shown[0].children
+    assert (bar.value, bar.max) == (2, 2) and [o.failed for o in out] == [False, True]
+    assert "1: " in lines.children[0].value and "dB" in lines.children[0].value
+    assert "not a readable picture" in lines.children[1].value
