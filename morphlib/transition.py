@@ -37,24 +37,38 @@ class Link:
 
 
 _LINK = re.compile(r"\s*(\w+)\s*>\s*(\w+)\s*:\s*(-?\d+)\s*")
+_RANGE = re.compile(r"\s*(\d+)\s*-\s*(\d+)\s*:\s*(-?\d+)\s*")  # 1-30:48 = 1>2:48, 2>3:48, ..., 29>30:48
 
 
 def parse_sequence(text: str) -> list:
-    """'1>2:40, 2>3:40' -> Links (from, to, steps). Errors point at the spot."""
+    """'1>2:40, 2>3:40' -> Links (from, to, steps); '1-30:48' is the chain 1>2:48, ..., 29>30:48 (a folder of
+    pictures in order). Errors point at the spot."""
     links, pos = [], 0
     if not text.strip():
         raise MorphError("the sequence is empty: write links like 1>2:40, 2>3:40 (from>to:steps)")
     for part in text.split(","):
-        m = _LINK.fullmatch(part)
+        m = _LINK.fullmatch(part) or _RANGE.fullmatch(part)
         if not m:
             raise MorphError(_point(text, pos + len(part) - len(part.lstrip()),
-                                    "expected from>to:steps here, like 1>2:40"))
+                                    "expected from>to:steps here, like 1>2:40 (or a chain like 1-30:48)"))
         steps = int(m.group(3))
         if steps < 2:
             raise MorphError(_point(text, pos + m.start(3), f"a link needs at least 2 steps, not {steps}"))
-        links.append(Link(m.group(1), m.group(2), steps))
+        ends = [m.group(1), m.group(2)] if m.re is _LINK else _chain(text, pos + m.start(1), m.group(1), m.group(2))
+        links += [Link(a, b, steps) for a, b in zip(ends, ends[1:])]
         pos += len(part) + 1
     return links
+
+
+def _chain(text, pos, first, last) -> list:
+    """Picture names first, first +- 1, ..., last; a chain of more than MAX_FRAMES pictures is refused."""
+    first, last = int(first), int(last)
+    if first == last:
+        raise MorphError(_point(text, pos, f"a chain goes from one picture to another, not {first}-{last}"))
+    if abs(last - first) >= checks.MAX_FRAMES:
+        raise MorphError(_point(text, pos, f"a chain of {abs(last - first) + 1:,} pictures is too long"))
+    step = 1 if last >= first else -1
+    return [str(n) for n in range(first, last + step, step)]
 
 
 def _point(text, pos, msg):

@@ -32,12 +32,17 @@ def test_interpolation_ends_are_the_nets_and_it_extrapolates():
 def test_parse_sequence_and_errors_point_at_the_spot():
     assert parse_sequence("1>2:40, 2> 3 :5,3>1:2") == [Link("1", "2", 40), Link("2", "3", 5), Link("3", "1", 2)]
     with pytest.raises(MorphError) as e:
-        parse_sequence("1>2:40, 2-3:40")
+        parse_sequence("1>2:40, 2=3:40")
     assert "from>to:steps" in str(e.value) and str(e.value).endswith("\n          ^")
     with pytest.raises(MorphError, match="at least 2 steps"):
         parse_sequence("1>2:1")
     with pytest.raises(MorphError, match="empty"):
         parse_sequence(" ")
+    assert parse_sequence("1-3:5, 3>1:4") == [Link("1", "2", 5), Link("2", "3", 5), Link("3", "1", 4)]
+    assert parse_sequence("3-2:2") == [Link("3", "2", 2)]
+    for bad, why in (("1-1:5", "from one picture to another"), ("1-999999999:5", "too long"), ("1-4:1", "2 steps")):
+        with pytest.raises(MorphError, match=why):
+            parse_sequence(bad)
 
 
 def test_plan_counts_seams_once_and_loops():
