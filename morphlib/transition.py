@@ -147,11 +147,14 @@ def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT,
         if (src, dst) not in pairs:
             pairs[src, dst] = pair(nets[src], nets[dst], align)
         a, b = pairs[src, dst]
-        ra, rb = aspects.get(src, 1.0), aspects.get(dst, 1.0)
-        for part in [ts] if ra == rb else [[t] for t in ts]:  # other shapes: a frame of its own shape each
-            shape = view((w, h), ra + min(max(part[0], 0.0), 1.0) * (rb - ra), fit)
-            yield from _draw(a, b, part, (w, h), shape, device=xp, uint8=uint8,
-                             rounding=a.encoding["kind"] != "legacy")
+        ra, rb, options = aspects.get(src, 1.0), aspects.get(dst, 1.0), dict(device=xp, uint8=uint8,
+                                                                             rounding=a.encoding["kind"] != "legacy")
+        if ra == rb:
+            yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit), **options)
+            continue
+        for t in ts:  # pictures of two shapes: each frame a shape of its own, between them
+            shape = view((w, h), ra + min(max(t, 0.0), 1.0) * (rb - ra), fit)
+            yield from _draw(interpolate(a, b, t), None, [0.0], (w, h), shape, **options)
 
 
 def group_size(size, uint8=True) -> int:
