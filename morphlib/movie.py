@@ -17,8 +17,9 @@ GIF_SIZE = 256
 
 class Movie:
     """`with Movie(fps, mp4=..., gif=..., folder=...) as m: m.add(frame)`: each frame goes at once into the MP4
-    writer, the GIF (shrunk to `gif_size` on its longer side, quantized) and `folder`/0001.png ... (`digits`
-    wide). The MP4 and GIF appear, complete, when the block ends without an error; never half-written."""
+    writer (ffmpeg encodes as it comes), `folder`/0001.png ... (`digits` wide) and the GIF's frames (shrunk to
+    `gif_size` on its longer side and quantized: 64 kB a frame at 256 px, written out at the end). The MP4 and GIF
+    appear, complete, when the block ends without an error; never half-written."""
 
     def __init__(self, fps, *, mp4=None, gif=None, folder=None, digits=4, gif_size=GIF_SIZE):
         self.fps, self.folder, self.digits, self.gif_size = fps, folder, digits, gif_size
