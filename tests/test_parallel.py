@@ -1,4 +1,5 @@
 """Many pictures and chunks of frames over Dask: the same nets and frames as one at a time, failures named."""
+import os
 import subprocess
 import sys
 
@@ -88,3 +89,19 @@ def test_the_notebooks_learn_all_shows_a_bar_and_a_line_per_picture(workspace, m
     assert (bar.value, bar.max) == (2, 2) and [o.failed for o in out] == [False, True]
     assert "1: " in lines.children[0].value and "dB" in lines.children[0].value
     assert "not a readable picture" in lines.children[1].value
+
+
+class DyingJob(Job):
+    """A job whose picture 2 kills the worker process that loads it."""
+
+    def target(self):
+        if str(self.picture) == "2":
+            os._exit(3)
+        return super().target()
+
+
+def test_a_worker_that_dies_fails_its_picture_alone(workspace):
+    jobs = [DyingJob(picture=n, root=str(workspace), **TINY) for n in (1, 2, 3)]
+    outcomes = parallel.learn_all(jobs, jobs=2)
+    assert [o.failed for o in outcomes] == [False, True, False]
+    assert "KilledWorker" in outcomes[1].error and weights_file(3, 6, workspace).is_file()
