@@ -40,7 +40,7 @@ def grid(height: int, width: int, enc: dict = None, *, xp=NUMPY):
     return xp.stack([xp.reshape(xx, (-1,)), xp.reshape(yy, (-1,))], axis=1)
 
 
-def view(size, aspect=1.0, fit=FIT) -> tuple:
+def view(size, aspect=1.0, *, fit=FIT) -> tuple:
     """How a picture of `aspect` (width / height) fills a frame of `size` (width, height): (box, window) with box
     = (left, top, width, height), the part of the frame rendered (the rest is black), and window = (x, y), the
     (lo, hi) of the picture's coordinates that box shows. crop: the middle of the picture fills the frame; pad:

@@ -150,10 +150,10 @@ def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT,
         ra, rb, options = aspects.get(src, 1.0), aspects.get(dst, 1.0), dict(device=xp, uint8=uint8,
                                                                              rounding=a.encoding["kind"] != "legacy")
         if ra == rb:
-            yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit), **options)
+            yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit=fit), **options)
             continue
         for t in ts:  # pictures of two shapes: each frame a shape of its own, between them
-            shape = view((w, h), ra + min(max(t, 0.0), 1.0) * (rb - ra), fit)
+            shape = view((w, h), ra + min(max(t, 0.0), 1.0) * (rb - ra), fit=fit)
             yield from _draw(interpolate(a, b, t), None, [0.0], (w, h), shape, **options)
 
 
@@ -204,7 +204,7 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
     names = [n for link in links for n in (link.src, link.dst)]
     nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
-    view(parse_size(size), 1.0, fit)  # bad sizes and fits (and a missing GPU) fail before anything is removed
+    view(parse_size(size), fit=fit)  # bad sizes and fits (and a missing GPU) fail before anything is removed
     xp = namespace(device)
     pngs = not (gif or mp4) if frames is None else frames
     movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
