@@ -147,8 +147,8 @@ def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT,
         if (src, dst) not in pairs:
             pairs[src, dst] = pair(nets[src], nets[dst], align)
         a, b = pairs[src, dst]
-        ra, rb, options = aspects.get(src, 1.0), aspects.get(dst, 1.0), dict(device=xp, uint8=uint8,
-                                                                             rounding=a.encoding["kind"] != "legacy")
+        ra, rb = aspects.get(src, 1.0), aspects.get(dst, 1.0)
+        options = dict(device=xp, uint8=uint8, rounding=a.encoding["kind"] != "legacy")
         if ra == rb:
             yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit=fit), **options)
             continue
