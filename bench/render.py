@@ -1,7 +1,9 @@
 """Render speed: seconds per frame at 256 and 512 px for H=100 nets, the seed's plain net and the default Fourier
 one, and a whole transition frame (interpolation included); on the machine as it is ("idle") and with a busy
 process on every core ("loaded", bench/load.py), for morphlib (one BLAS thread, morphlib/threads.py) beside the
-same code with numpy's own BLAS threads.  Usage: python -m bench.render [--sizes 256 512]
+same code with numpy's own BLAS threads. Then transition frames made one by one (render(interpolate(...))) beside
+a link's frames made together (render_morph: the first layer once per group of frames), at 512 px and 1920x1080.
+Usage: python -m bench.render [--sizes 256 512] [--links-only]
 """
 import argparse
 import time
@@ -10,10 +12,13 @@ from threadpoolctl import threadpool_limits
 
 from bench.load import busy
 from morphlib.encoding import make_encoding
-from morphlib.mlp import init_net, render
-from morphlib.transition import interpolate
+from morphlib.mlp import init_net, render, render_morph
+from morphlib.transition import group_size, interpolate
 
-numpy_threads = render.__wrapped__  # render without morphlib's one-BLAS-thread rule
+
+def numpy_threads(net, height, width=None):
+    """render without morphlib's one-BLAS-thread rule."""
+    return render_morph.__wrapped__(net, None, [0.0], height, width)[0]
 
 
 def seconds(f, *args, repeat=3):
@@ -45,10 +50,32 @@ def cases(sizes):
             yield f"  {name} {s} px, morph frame", (lambda draw, a=a, b=b, s=s: frame(draw, a, b, s))
 
 
+def per_link(sizes=((512, 512), (1920, 1080))):
+    """Seconds per transition frame (bytes, as write_transition makes them), one by one and a link's group at once
+    (transition.group_size: 64 at 512 px, 41 at 1920x1080)."""
+    print(f"{'s/frame, idle':26s}{'one by one':>18s}{'per link':>18s}{'speed-up':>18s}")
+    for name in ("plain", "fourier"):
+        enc = make_encoding(name)
+        a, b = init_net(100, enc, seed=0), init_net(100, enc, seed=1)
+        for w, h in sizes:
+            alone = seconds(lambda net, h, w: render(net, h, w, uint8=True), interpolate(a, b, 0.3), h, w, repeat=2)
+            ts = [i / (group_size((w, h)) - 1) for i in range(group_size((w, h)))]
+            start = time.perf_counter()
+            render_morph(a, b, ts, h, w, uint8=True)
+            linked = (time.perf_counter() - start) / len(ts)
+            print(f"{f'{name} {w}x{h}':26s}{alone:18.3f}{linked:18.3f}{alone / linked:17.1f}x")
+    print("Targets (fourier, 2 idle cores): 512 px <= 0.1 s/frame, 1920x1080 <= 0.5 s/frame")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    sizes = ap.parse_args().sizes
+    ap.add_argument("--links-only", action="store_true", help="only the table of one by one against per link")
+    args = ap.parse_args()
+    per_link()
+    if args.links_only:
+        return
+    sizes = args.sizes
     columns = {"morphlib": render, "numpy thr.": numpy_threads}
     idle = {label: [seconds(task, draw) for draw in columns.values()] for label, task in cases(sizes)}
     with busy():

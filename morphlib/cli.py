@@ -9,9 +9,9 @@ import time
 
 from tqdm import tqdm
 
-from . import checks, hybrid, transition, weights
+from . import checks, hybrid, parallel, transition, weights
 from .backend import BATCH, DEVICES
-from .encoding import NAMES
+from .encoding import FITS, NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
@@ -39,15 +39,17 @@ def _options(a, fn, **given) -> dict:
 
 
 def _learn(a):
-    job = Job(**_options(a, Job))
-    bar = tqdm(total=job.epochs, unit="epoch", disable=a.quiet, delay=0.5)
+    jobs = parallel.pictures(a.picture, Job(**_options(a, Job, picture=a.picture[0])))
+    if len(jobs) > 1 or a.jobs not in (None, 1) or a.scheduler is not None:
+        return _learn_many(a, jobs)
+    bar = tqdm(total=jobs[0].epochs, unit="epoch", disable=a.quiet, delay=0.5)
 
     def show(epoch, score, net):
         bar.set_postfix_str(f"PSNR {score:.2f} dB", refresh=False)
         bar.update(1)
 
     try:
-        result, path = learn(job, on_epoch=show, time_limit=a.time)
+        result, path = learn(jobs[0], on_epoch=show, time_limit=a.time)
     finally:
         bar.close()
     if result.message:
@@ -59,6 +61,35 @@ def _learn(a):
     return 0
 
 
+def _learn_many(a, jobs):
+    """Many pictures at once (parallel.learn_all): a line per picture as it ends, the failed ones named at the end."""
+    bar = tqdm(total=len(jobs), unit="picture", disable=a.quiet)
+
+    def show(o, done, total):
+        bar.update(1)
+        if not o.failed:
+            r = o.result
+            tqdm.write(f"{o.path}: best PSNR {r.psnr:.2f} dB after {r.epochs} epochs ({r.stopped}){_note(r.message)}")
+
+    try:
+        outcomes = parallel.learn_all(jobs, jobs=a.jobs, scheduler=a.scheduler, time_limit=a.time,
+                                       on_picture=show)
+    finally:
+        bar.close()
+    failed = [o for o in outcomes if o.failed]
+    for o in failed:
+        print(f"picture {o.name} failed: {o.error}", file=sys.stderr)
+    if failed:
+        rest = "; the others are saved" if len(failed) < len(outcomes) else ""
+        print(f"{len(failed)} of {len(outcomes)} pictures failed: {', '.join(o.name for o in failed)}{rest}",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _note(message) -> str:
+    return f"; {message}" if message else ""
+
+
 def _transition(a):
     bar, written = tqdm(unit="frame", disable=a.quiet, delay=0.5), 0
 
@@ -68,10 +99,12 @@ def _transition(a):
         bar.update(1)
 
     try:
-        out = transition.write_transition(a.sequence, **_options(a, transition.write_transition, on_frame=show))
+        out = parallel.write_transition(a.sequence, **_options(a, transition.write_transition, on_frame=show),
+                                        **_options(a, parallel.write_transition))
     except KeyboardInterrupt:
         bar.close()
-        print(f"interrupted: the {written} frames written are complete; no movie was written", file=sys.stderr)
+        print(f"interrupted after {written} frames: no movie was written; PNG frames written are complete",
+              file=sys.stderr)
         return 130
     finally:
         bar.close()
@@ -84,7 +117,7 @@ def _report(out):
         print(f"removed {out['removed_old']} frames of an earlier run")
     for p in out.get("removed_movies", []):
         print(f"removed {p} of an earlier run")
-    print(f"{len(out['frames'])} frames: {out['frames'][0].parent}/")
+    print(f"{out['count']} frames" + (f": {out['frames'][0].parent}/" if out["frames"] else ""))
     for kind in ("gif", "mp4"):
         if kind in out:
             print(f"{kind.upper()}: {out[kind]}")
@@ -160,7 +193,8 @@ _DEVICE_HELP = "auto: the GPU when CuPy finds one, else the CPU; gpu: fail witho
 
 def _learn_parser(sub):
     lp = sub.add_parser("learn", help="teach a net one picture; weights go to W-<H>/<n>.npz")
-    lp.add_argument("picture", help="a picture number in img/ (3) or a path (img/3.png)")
+    lp.add_argument("picture", nargs="+", help="picture numbers in img/ (3, or 1 2 5-9), paths (img/3.png), or a "
+                    "folder (its numbered pictures)")
     lp.add_argument("--hidden", "-H", type=int, help="hidden layer size H (default %(default)s)")
     lp.add_argument("--epochs", type=int, help="at most this many epochs (default %(default)s)")
     lp.add_argument("--time", type=float, default=None, help="stop after this many seconds")
@@ -190,8 +224,10 @@ def _learn_parser(sub):
     lp.add_argument("--max-side", type=int, help="shrink bigger pictures to this for learning (default %(default)s)")
     lp.add_argument("--device", choices=DEVICES, help=_DEVICE_HELP)
     lp.add_argument("--img-dir")
+    _cluster_options(lp, "pictures at a time, each in a worker process (default: one per core for many "
+                     "pictures; 1: in this process, without Dask)")
     lp.add_argument("--quiet", action="store_true")
-    lp.set_defaults(run=_learn, **defaults(Job))
+    lp.set_defaults(run=_learn, **defaults(Job), **{k: defaults(parallel.learn_all)[k] for k in ("jobs", "scheduler")})
 
 
 def _transition_parser(sub):
@@ -203,6 +239,11 @@ def _transition_parser(sub):
     tp.add_argument("--fps", type=float)
     tp.add_argument("--gif", action="store_true", help="also write <out>/<name>.gif (loops)")
     tp.add_argument("--mp4", action="store_true", help="also write <out>/<name>.mp4 (H.264)")
+    tp.add_argument("--frames", action=argparse.BooleanOptionalAction,
+                    help="write numbered PNGs into <out>/<name>/ (default: only when no movie is asked for)")
+    tp.add_argument("--gif-size", type=int, help="longer side of the GIF's frames (default %(default)s)")
+    tp.add_argument("--fit", choices=FITS, help="pictures of another shape than --size: crop (default) fills the "
+                    "frame with their middle, pad shows them whole between black bars, stretch stretches them")
     tp.add_argument("--loop", action="store_true", help="close the chain back to its first picture")
     tp.add_argument("--pingpong", action="store_true", help="play forward, then backward")
     tp.add_argument("--beyond", type=float, help="carry on past the last net by this fraction")
@@ -210,8 +251,15 @@ def _transition_parser(sub):
     tp.add_argument("--device", choices=DEVICES, help=_DEVICE_HELP)
     tp.add_argument("--out")
     tp.add_argument("--name", help="frames go to <out>/<name>/, movies to <out>/<name>.*")
+    _cluster_options(tp, "worker processes rendering chunks of frames (default %(default)s: in this process)")
     tp.add_argument("--quiet", action="store_true")
-    tp.set_defaults(run=_transition, **defaults(transition.write_transition))
+    tp.set_defaults(run=_transition, **defaults(transition.write_transition), **defaults(parallel.write_transition))
+
+
+def _cluster_options(parser, jobs_help):
+    parser.add_argument("--jobs", "-j", type=int, help=jobs_help)
+    parser.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                        help="use this Dask cluster (its workers must see the same folders) instead of starting one")
 
 
 def _hybrid_parser(sub):

@@ -18,17 +18,18 @@ def check_size(size):
     return checks.size("size", size)
 
 
-def centres(n: int, xp=NUMPY):
-    """Pixel-centre coordinates in [0, 1] of n pixels along one axis, an array of namespace `xp`."""
-    return (xp.arange(n, dtype=xp.float32) + 0.5) / n
+FULL = (0.0, 1.0)  # the whole picture along an axis
+FITS = ("crop", "pad", "stretch")  # how a picture fills a frame of another shape
+FIT = "crop"
 
 
-def positions(n: int, enc: dict = None, xp=NUMPY):
-    """Coordinates of n pixels along one axis as `enc` takes them: pixel centres, or for the seed's net
-    (kind "legacy") the original project's whole pixel indices i / n."""
-    if enc is not None and enc["kind"] == "legacy":
-        return xp.arange(n, dtype=xp.float32) / n
-    return centres(n, xp)
+def positions(n: int, enc: dict = None, xp=NUMPY, *, window=FULL):
+    """Coordinates of n pixels tiling `window` (lo, hi) of [0, 1] along one axis, as `enc` takes them: pixel
+    centres, or for the seed's net (kind "legacy") the original project's whole pixel indices. A window is a
+    part of a bigger render: pixel k sits where pixel k + lo * n / (hi - lo) of that render does."""
+    scale = n / (window[1] - window[0])  # pixels of the whole picture along this axis
+    start = window[0] * scale + (0.0 if enc is not None and enc["kind"] == "legacy" else 0.5)
+    return (xp.arange(n, dtype=xp.float32) + start) / scale
 
 
 def grid(height: int, width: int, enc: dict = None, *, xp=NUMPY):
@@ -37,6 +38,25 @@ def grid(height: int, width: int, enc: dict = None, *, xp=NUMPY):
     w, h = check_size((width, height))
     xx, yy = xp.meshgrid(positions(w, enc, xp), positions(h, enc, xp))
     return xp.stack([xp.reshape(xx, (-1,)), xp.reshape(yy, (-1,))], axis=1)
+
+
+def view(size, aspect=1.0, *, fit=FIT) -> tuple:
+    """How a picture of `aspect` (width / height) fills a frame of `size` (width, height): (box, window) with box
+    = (left, top, width, height), the part of the frame rendered (the rest is black), and window = (x, y), the
+    (lo, hi) of the picture's coordinates that box shows. crop: the middle of the picture fills the frame; pad:
+    the whole picture, black bars beside it; stretch: the whole picture, stretched to the frame."""
+    if fit not in FITS:
+        raise MorphError(f"unknown fit {fit!r}: use one of {', '.join(FITS)}")
+    w, h = check_size(size)
+    wide = w / h / aspect  # > 1: the frame is wider than the picture
+    if fit == "stretch" or wide == 1:
+        return (0, 0, w, h), (FULL, FULL)
+    if fit == "crop":
+        lo = (1 - min(wide, 1 / wide)) / 2
+        part = (lo, 1 - lo)
+        return (0, 0, w, h), ((FULL, part) if wide > 1 else (part, FULL))
+    inner = (max(1, round(h * aspect)), h) if wide > 1 else (w, max(1, round(w / aspect)))
+    return ((w - inner[0]) // 2, (h - inner[1]) // 2, *inner), (FULL, FULL)
 
 
 def make_encoding(kind="plain", *, features=FEATURES, sigma=SIGMA, seed=FEATURE_SEED) -> dict:

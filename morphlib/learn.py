@@ -109,16 +109,26 @@ def learn(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None):
     """Train `job`'s picture (`target`, if already loaded) and save the best weights, also when stopped or
     interrupted, holding the picture's lock throughout. A net better than this run's stays unless
     `job.replace`; this run's then goes into its history. Returns (result, path of the file holding the new net)."""
-    path = job.out_path()
-    with lock(path):
-        target = job.target() if target is None else target
-        net, xp = job.start_net(), namespace(job.device)
-        result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(xp),
-                       optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, time_limit=time_limit,
-                       stop=stop, on_epoch=on_epoch, device=xp)
-        if result.epochs == 0:
-            return result, None
-        return result, _save(job, result, path, target)
+    with lock(job.out_path()):
+        result, target = trained(job, stop=stop, on_epoch=on_epoch, time_limit=time_limit, target=target)
+        return result, save(job, result, target)
+
+
+def trained(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None) -> tuple:
+    """(result, target picture) of training `job` (`target`, if already loaded): the part of `learn` that writes
+    nothing, so that it can run anywhere (parallel.learn_all runs it on Dask workers)."""
+    target = job.target() if target is None else target
+    net, xp = job.start_net(), namespace(job.device)
+    result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(xp),
+                   optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, time_limit=time_limit,
+                   stop=stop, on_epoch=on_epoch, device=xp)
+    return result, target
+
+
+def save(job: Job, result, target):
+    """The path that holds `result`'s net once saved for `job` (None when no epoch finished: nothing written).
+    The caller holds the picture's lock (weights.lock(job.out_path()))."""
+    return None if result.epochs == 0 else _save(job, result, job.out_path(), target)
 
 
 def _save(job: Job, result, path: Path, target) -> Path:

@@ -11,7 +11,7 @@ from array_api_compat import array_namespace
 
 from . import checks
 from .backend import BATCH, RENDER_CHUNK, kind, move, namespace, to_host
-from .encoding import check_size, describe, encode, grid, input_size, make_encoding, positions, same_encoding
+from .encoding import FULL, check_size, describe, encode, grid, input_size, make_encoding, positions, same_encoding
 from .errors import MorphError
 from .threads import one_blas_thread
 
@@ -62,6 +62,13 @@ def check_compatible(a: Net, b: Net, names=("A", "B")):
     if a.params.keys() != b.params.keys() or any(a.params[k].shape != b.params[k].shape for k in a.params):
         raise MorphError(f"nets {names[0]} (H={a.hidden}) and {names[1]} (H={b.hidden}) differ in shape: "
                          "train every picture of a transition with the same --hidden")
+
+
+def interpolate(a: Net, b: Net, t: float) -> Net:
+    """The net t of the way from A to B; t outside [0, 1] carries on past them (extrapolation)."""
+    check_compatible(a, b)
+    t = np.float32(t)
+    return Net({k: (1 - t) * a.params[k] + t * b.params[k] for k in a.params}, a.encoding, a.activation)  # exact ends
 
 
 def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0, init="normal") -> Net:
@@ -278,31 +285,50 @@ def _render_layers(net: Net):
             (p["W3"] / 2, xp.sum(p["W3"], axis=0) / 2 + b(3), sigmoid_)]
 
 
-@one_blas_thread
-def render(net: Net, height: int, width: int = None, *, chunk=None, device=None, uint8=False,
+def render(net: Net, height: int, width: int = None, *, window=(FULL, FULL), chunk=None, device=None, uint8=False,
            rounding=True) -> np.ndarray:
     """The net's picture at any size, a numpy (height, width, 3) array: float32 in [0, 1], or with uint8=True
     bytes (as images.to_uint8 makes them, rounding=False truncating like the original; made on the device: 4x
-    less to copy). Computed on `device` (default:
-    where the net's weights are) in blocks of `chunk` pixels (default: RENDER_CHUNK of the device), copied once."""
+    less to copy). `window` = (x, y): the (lo, hi) of the picture's coordinates to show (default: all of it).
+    Computed on `device` (default: where the net's weights are) in blocks of `chunk` pixels (default:
+    RENDER_CHUNK of the device), copied once."""
+    return render_morph(net, None, [0.0], height, width, window=window, chunk=chunk, device=device, uint8=uint8,
+                        rounding=rounding)[0]
+
+
+@one_blas_thread
+def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(FULL, FULL), chunk=None,
+                 device=None, uint8=False, rounding=True) -> np.ndarray:
+    """Frames t of the way from net A to net B for each t of `ts`, a numpy (len(ts), height, width, 3) array (B
+    None: A's picture, ts [0]); as render(interpolate(a, b, t)) gives them, to float32 rounding, for less: the
+    first layer's weights mix linearly, so its pre-activations over a block of rows are computed once for A and
+    B and mixed per frame, z1(t) = z1A + t (z1B - z1A). Options as render's."""
     width = height if width is None else width
     w, h = check_size((width, height))
-    xp = net.xp if device is None else namespace(device)
-    net = net.to(xp)
-    ys = positions(h, net.encoding, xp)
-    out = xp.empty((h, w, 3), dtype=xp.float32)
-    (W1, b1, act1), *rest = _render_layers(net)
-    first = _first_layer(net.encoding, W1, b1, positions(w, net.encoding, xp))
+    xp = a.xp if device is None else namespace(device)
+    ts = [float(np.float32(t)) for t in ts]  # the t the mixed weights are made with
+    mixed = [_render_layers((a if b is None else interpolate(a, b, t)).to(xp)) for t in ts]
+    enc, nets = a.encoding, [net.to(xp) for net in (a, b) if net is not None]
+    firsts = [_first_layer(enc, *_render_layers(net)[0][:2], positions(w, enc, xp, window=window[0]))
+              for net in nets]
+    ys = positions(h, enc, xp, window=window[1])
+    out = xp.empty((len(mixed), h, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
     rows = max(1, (chunk or RENDER_CHUNK[kind(xp)]) // w)
     for r in range(0, h, rows):
-        a = act1(first(ys[r:min(r + rows, h)]))
-        for W, b, act in rest:
-            a = a @ W
-            a += b
-            a = act(a)
-        out[r:min(r + rows, h), ...] = xp.reshape(a, (-1, w, 3))
-    if uint8:
-        out = xp.astype(xp.clip(out, 0.0, 1.0) * 255.0 + (0.5 if rounding else 0.0), xp.uint8)
+        z0, *z1 = (first(ys[r:min(r + rows, h)]) for first in firsts)
+        dz = z1[0] - z0 if z1 else None
+        for i, (t, ((_, _, act1), *rest)) in enumerate(zip(ts, mixed)):
+            a1 = z0 if dz is None else t * dz
+            if dz is not None:
+                a1 += z0
+            a1 = act1(a1)
+            for W, bias, act in rest:
+                a1 = a1 @ W
+                a1 += bias
+                a1 = act(a1)
+            if uint8:
+                a1 = xp.astype(xp.clip(a1, 0.0, 1.0) * 255.0 + (0.5 if rounding else 0.0), xp.uint8)
+            out[i, r:min(r + rows, h), ...] = xp.reshape(a1, (-1, w, 3))
     return to_host(out)
 
 

@@ -8,11 +8,17 @@ import numpy as np
 from . import checks
 from .align import align as match_units
 from .backend import namespace
+from .encoding import FIT, view
 from .errors import MorphError
-from .images import atomic_path, save_image
-from .mlp import Net, check_compatible, render
-from .movie import write_gif, write_mp4
-from .weights import load_numbered
+from .images import atomic_path
+from .mlp import (
+    Net,
+    check_compatible,
+    interpolate,  # noqa: F401 (transitions' own word: the scrubber and benches take it from here)
+    render_morph,
+)
+from .movie import GIF_SIZE, Movie
+from .weights import load_numbered, read_meta, weights_file
 
 DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
 MAX_FPS = 1000.0
@@ -23,13 +29,6 @@ SCHEDULES = {
 }
 
 
-def interpolate(a: Net, b: Net, t: float) -> Net:
-    """The net t of the way from A to B; t outside [0, 1] carries on past them (extrapolation)."""
-    check_compatible(a, b)
-    t = np.float32(t)
-    return Net({k: (1 - t) * a.params[k] + t * b.params[k] for k in a.params}, a.encoding, a.activation)  # exact ends
-
-
 @dataclass(frozen=True)
 class Link:
     src: str
@@ -38,24 +37,38 @@ class Link:
 
 
 _LINK = re.compile(r"\s*(\w+)\s*>\s*(\w+)\s*:\s*(-?\d+)\s*")
+_RANGE = re.compile(r"\s*(\d+)\s*-\s*(\d+)\s*:\s*(-?\d+)\s*")  # 1-30:48 = 1>2:48, 2>3:48, ..., 29>30:48
 
 
 def parse_sequence(text: str) -> list:
-    """'1>2:40, 2>3:40' -> Links (from, to, steps). Errors point at the spot."""
+    """'1>2:40, 2>3:40' -> Links (from, to, steps); '1-30:48' is the chain 1>2:48, ..., 29>30:48 (a folder of
+    pictures in order). Errors point at the spot."""
     links, pos = [], 0
     if not text.strip():
         raise MorphError("the sequence is empty: write links like 1>2:40, 2>3:40 (from>to:steps)")
     for part in text.split(","):
-        m = _LINK.fullmatch(part)
+        m = _LINK.fullmatch(part) or _RANGE.fullmatch(part)
         if not m:
             raise MorphError(_point(text, pos + len(part) - len(part.lstrip()),
-                                    "expected from>to:steps here, like 1>2:40"))
+                                    "expected from>to:steps here, like 1>2:40 (or a chain like 1-30:48)"))
         steps = int(m.group(3))
         if steps < 2:
             raise MorphError(_point(text, pos + m.start(3), f"a link needs at least 2 steps, not {steps}"))
-        links.append(Link(m.group(1), m.group(2), steps))
+        ends = [m.group(1), m.group(2)] if m.re is _LINK else _chain(text, pos + m.start(1), m.group(1), m.group(2))
+        links += [Link(a, b, steps) for a, b in zip(ends, ends[1:])]
         pos += len(part) + 1
     return links
+
+
+def _chain(text, pos, first, last) -> list:
+    """Picture names first, first +- 1, ..., last; a chain of more than MAX_FRAMES pictures is refused."""
+    first, last = int(first), int(last)
+    if first == last:
+        raise MorphError(_point(text, pos, f"a chain goes from one picture to another, not {first}-{last}"))
+    if abs(last - first) >= checks.MAX_FRAMES:
+        raise MorphError(_point(text, pos, f"a chain of {abs(last - first) + 1:,} pictures is too long"))
+    step = 1 if last >= first else -1
+    return [str(n) for n in range(first, last + step, step)]
 
 
 def _point(text, pos, msg):
@@ -103,6 +116,12 @@ def load_nets(names, hidden, root=".") -> dict:
     return nets
 
 
+def aspects(names, hidden, root=".") -> dict:
+    """{name: width / height} of the pictures the nets learned (their weights' image_size; 1 if unknown)."""
+    sizes = {n: read_meta(weights_file(n, hidden, root)).get("image_size") for n in dict.fromkeys(names)}
+    return {n: s[1] / s[0] if s else 1.0 for n, s in sizes.items()}
+
+
 def parse_size(size):
     """512 or '512' -> (512, 512); '640x360' -> (640, 360); anything else, or too big, is refused."""
     return checks.size("size", size)
@@ -113,50 +132,103 @@ def pair(a: Net, b: Net, align=False) -> tuple:
     return a, match_units(a, b) if align else b
 
 
-def frames(plan, nets, size, *, align=False, device="cpu", uint8=False):
-    """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, made on `device`; align=True matches each
-    link's B to its A first. Bytes of the original project's nets are truncated, as it saved its frames."""
+GROUP = 64  # frames of a link rendered together (mlp.render_morph): A's and B's first layer once per group ...
+GROUP_BYTES = 256 << 20  # ... unless they would take more memory than this
+
+
+def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT, aspects=None):
+    """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, in order, made on `device`; align=True
+    matches each link's B to its A first. `fit` places pictures of another shape than the frame (crop, pad or
+    stretch; see encoding.view); `aspects` {name: width / height} of the nets' pictures (default: square), mixed
+    along a link. Bytes of the original project's nets are truncated, as it saved its frames."""
     w, h = parse_size(size)
-    pairs, xp = {}, namespace(device)
-    for src, dst, t in plan:
+    xp, pairs, aspects = namespace(device), {}, aspects or {}
+    for src, dst, ts in groups(plan, group_size((w, h), uint8)):
         if (src, dst) not in pairs:
             pairs[src, dst] = pair(nets[src], nets[dst], align)
-        net = interpolate(*pairs[src, dst], t)
-        yield render(net, h, w, device=xp, uint8=uint8, rounding=net.encoding["kind"] != "legacy")
+        a, b = pairs[src, dst]
+        ra, rb = aspects.get(src, 1.0), aspects.get(dst, 1.0)
+        options = dict(device=xp, uint8=uint8, rounding=a.encoding["kind"] != "legacy")
+        if ra == rb:
+            yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit=fit), **options)
+            continue
+        for t in ts:  # pictures of two shapes: each frame a shape of its own, between them
+            shape = view((w, h), ra + min(max(t, 0.0), 1.0) * (rb - ra), fit=fit)
+            yield from _draw(interpolate(a, b, t), None, [0.0], (w, h), shape, **options)
+
+
+def group_size(size, uint8=True) -> int:
+    """How many frames of `size` (width, height) to render together: GROUP, fewer if they pass GROUP_BYTES."""
+    return max(1, min(GROUP, GROUP_BYTES // (size[0] * size[1] * 3 * (1 if uint8 else 4))))
+
+
+def groups(plan, most):
+    """(from, to, [t, ...]) for runs of at most `most` frames of the same link, in the plan's order."""
+    run = []
+    for src, dst, t in plan:
+        if run and ((src, dst) != run[0][:2] or len(run) == most):
+            yield run[0][0], run[0][1], [r[2] for r in run]
+            run = []
+        run.append((src, dst, t))
+    if run:
+        yield run[0][0], run[0][1], [r[2] for r in run]
+
+
+def _draw(a, b, ts, size, shape, **options):
+    """Frames ts of the link a -> b at `size`, the picture placed as `shape` (encoding.view) says."""
+    (left, top, w, h), window = shape
+    inner = render_morph(a, b, ts, h, w, window=window, **options)
+    if (w, h) == tuple(size):
+        yield from inner
+        return
+    for frame in inner:
+        out = np.zeros((size[1], size[0], 3), inner.dtype)
+        out[top:top + h, left:left + w] = frame
+        yield out
 
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
-                     fps=24, gif=False, mp4=False, loop=False, pingpong=False, beyond=0.0, align=False,
-                     device="auto", root=".", on_frame=None) -> dict:
-    """Render a sequence into <out>/<name>/0001.png ..., then <out>/<name>.gif and .mp4. Returns the paths, and
-    how many frames (removed_old) and which movies (removed_movies) of an earlier run were removed. Frames are
-    rendered on `device` (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes."""
+                     fps=24, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
+                     pingpong=False, beyond=0.0, align=False, device="auto", root=".", on_frame=None,
+                     renderer=None) -> dict:
+    """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif and .mp4 and
+    (`frames`; None: only when no movie is asked for) <out>/<name>/0001.png .... Returns the paths ("frames": the
+    PNGs, "gif", "mp4"), how many frames were made ("count") and of an earlier run, how many frames were removed
+    ("removed_old") and which movies not asked for this time ("removed_movies"). Frames are rendered on `device`
+    (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes; `fit`: see frames(). `renderer`
+    (default: frames) makes them: parallel.write_transition passes one that renders on Dask workers."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
     fps = checks.real("fps", fps, above=0, high=MAX_FPS)
-    nets = load_nets([n for link in links for n in (link.src, link.dst)], hidden, root)
-    parse_size(size)  # bad sizes (and a missing GPU) fail before anything is removed
+    gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
+    names = [n for link in links for n in (link.src, link.dst)]
+    nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
+    view(parse_size(size), fit=fit)  # bad sizes and fits (and a missing GPU) fail before anything is removed
     xp = namespace(device)
-    folder, movies = Path(out) / name, {"gif": (gif, write_gif), "mp4": (mp4, write_mp4)}
+    pngs = not (gif or mp4) if frames is None else frames
+    movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
+    folder, digits = Path(out) / name, max(4, len(str(len(plan))))
     with checks.disk_errors():
-        digits = max(4, len(str(len(plan))))
-        result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(plan) + 1)]),
-                  "frames": []}
-        if result["removed_old"]:  # a re-run: its movies must not be the earlier run's
-            result["removed_movies"] = _remove_movies(out, name, [k for k, (want, _) in movies.items() if not want])
-        for i, rgb in enumerate(frames(plan, nets, size, align=align, device=xp, uint8=True), 1):
-            result["frames"].append(save_image(folder / f"{i:0{digits}d}.png", rgb))
-            if on_frame:
-                on_frame(i, len(plan))
-        for kind, (want, write) in movies.items():
-            if want:
-                result[kind] = write(Path(out) / f"{name}.{kind}", result["frames"], fps)
-    return result
+        result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(plan) + 1)])
+                  if pngs else 0,
+                  "removed_movies": _remove_movies(out, name, [k for k in ("gif", "mp4") if k not in movies])}
+        with Movie(fps, **movies, folder=folder if pngs else None, digits=digits, gif_size=gif_size) as movie:
+            rendered = (renderer or _frames_of)(plan, nets, size, align=align, device=xp, uint8=True, fit=fit,
+                                                aspects=shapes)
+            for i, rgb in enumerate(rendered, 1):
+                movie.add(rgb)
+                if on_frame:
+                    on_frame(i, len(plan))
+    return {**result, **movies, "frames": movie.pngs, "count": movie.count}
+
+
+_frames_of = frames  # write_transition's `frames` argument hides the function
 
 
 def _remove_movies(out, name, kinds) -> list:
-    """Remove <out>/<name>.<kind> that an earlier run wrote; returns the removed paths."""
+    """Remove <out>/<name>.<kind> that an earlier run wrote (the paths this run writes movies to: a stale one
+    would pass for this run's); returns the removed paths."""
     old = [p for p in (Path(out) / f"{name}.{kind}" for kind in kinds) if p.is_file()]
     for p in old:
         p.unlink()

@@ -1,4 +1,5 @@
 """ipywidgets front ends: watch and stop training, scrub epochs and transitions, tune hybrids. No math here."""
+import html
 import signal
 import threading
 import time
@@ -8,12 +9,13 @@ import ipywidgets as W
 from IPython import get_ipython
 from IPython.display import display
 
+from . import parallel
 from .errors import MorphError
 from .hybrid import M_BLURRED, M_PRECISE, OUTPUT, SIGMA, Blender, kernel_size_for, match, pyramid
 from .images import fit_side, png_bytes, save_image
 from .learn import learn
-from .mlp import render
-from .transition import interpolate, pair
+from .mlp import interpolate, render
+from .transition import pair
 from .weights import load_numbered, weights_dir
 
 
@@ -343,3 +345,18 @@ def _per_pixel(r) -> str:
     n = r.image.shape[0] * r.image.shape[1]
     return (f"loss per pixel {r.loss / n:.4f} (precise {r.loss_precise / n:.4f}, "
             f"blurred {r.loss_blurred / n:.4f})")
+
+
+def learn_all(items, job=None, **options) -> list:
+    """parallel.learn_all with a progress bar over the pictures and a line per picture as it ends (its PSNR, or
+    why it failed). Returns the Outcomes."""
+    bar = W.IntProgress(min=0, max=1, description="pictures")
+    lines = W.VBox([])
+    display(W.VBox([bar, lines]))
+
+    def show(o, done, total):
+        bar.max, bar.value = total, done
+        text = f"{o.name}: {o.error}" if o.failed else f"{o.name}: {o.result.psnr:.2f} dB -> {o.path}"
+        lines.children = (*lines.children, W.HTML(html.escape(text)))
+
+    return parallel.learn_all(items, job, on_picture=show, **options)

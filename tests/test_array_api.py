@@ -11,7 +11,7 @@ from morphlib.cli import main
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
-from morphlib.mlp import init_net, render, train
+from morphlib.mlp import init_net, render, render_morph, train
 from morphlib.transition import write_transition
 from morphlib.weights import load_net, save_net, weights_file
 
@@ -56,6 +56,13 @@ def test_transition_frames_on_another_namespace_equal_the_cpus(tmp_path):
     for a, b in zip(*(r["frames"] for r in runs)):
         pa, pb = (np.asarray(Image.open(p), np.int16) for p in (a, b))
         assert pa.shape == (8, 12, 3) and np.abs(pa - pb).max() <= 1
+
+
+def test_morph_frames_on_another_namespace_equal_the_cpus():
+    enc = make_encoding("fourier", features=4)
+    a, b = init_net(6, enc, seed=1), init_net(6, enc, seed=2)
+    frames = [render_morph(a, b, [0.2, 0.7], 8, 12, device=device) for device in ("cpu", strict)]
+    np.testing.assert_allclose(*frames, atol=1e-6)
 
 
 def test_device_choice(workspace, capsys):

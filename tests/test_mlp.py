@@ -7,7 +7,7 @@ from conftest import gradient_picture
 from morphlib.backend import to_host
 from morphlib.encoding import encode, grid, make_encoding
 from morphlib.errors import MorphError
-from morphlib.mlp import SGD, forward, gradients, init_net, render, train
+from morphlib.mlp import SGD, forward, gradients, init_net, interpolate, render, render_morph, train
 
 
 def _loss(net, X, T):
@@ -121,6 +121,20 @@ def test_render_equals_forward_at_any_size(xp, activation):
         np.testing.assert_allclose(out.reshape(-1, 3), want, atol=1e-5)
         bytes_ = render(net, 5, 9, device=xp, uint8=True)
         assert bytes_.dtype == np.uint8 and np.abs(bytes_ - np.round(out * 255)).max() <= 1
+
+
+@pytest.mark.parametrize("kind", ["plain", "legacy", "fourier"])
+def test_morph_frames_equal_renders_of_the_mixed_nets(xp, kind):
+    enc = make_encoding(kind, features=8, sigma=3.0)
+    a, b = (init_net(7, enc, seed=s) for s in (1, 2))
+    ts, window = [0.0, 0.3, 1.0, 1.4], ((0.1, 0.9), (0.25, 0.5))
+    got = render_morph(a, b, ts, 6, 10, window=window, chunk=13, device=xp)
+    assert got.shape == (4, 6, 10, 3) and got.dtype == np.float32
+    for t, frame in zip(ts, got):
+        np.testing.assert_allclose(frame, render(interpolate(a, b, t), 6, 10, window=window), atol=2e-6)
+    np.testing.assert_array_equal(got[0], render(a, 6, 10, window=window, device=xp))  # exact ends
+    bytes_ = render_morph(a, b, ts, 6, 10, window=window, device=xp, uint8=True)
+    assert bytes_.dtype == np.uint8 and np.abs(bytes_.astype(int) - np.round(got * 255)).max() <= 1
 
 
 def test_divergence_stops_and_keeps_last_good_weights(xp):

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, gradient_picture
-from morphlib import hybrid, mlp, threads, transition, weights
+from morphlib import hybrid, mlp, movie, threads, transition, weights
 from morphlib.cli import main
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
@@ -173,7 +173,7 @@ def test_output_folder_and_full_disk_give_one_line(nets, monkeypatch, capsys):
     def full(path, rgb):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(transition, "save_image", full)
+    monkeypatch.setattr(movie, "save_image", full)
     assert main(["transition", "1>2:3", "-H", "4", "--size", "8", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "No space left on device): free some disk space" in err
@@ -181,7 +181,7 @@ def test_output_folder_and_full_disk_give_one_line(nets, monkeypatch, capsys):
 
 def test_ctrl_c_while_rendering_keeps_whole_frames(nets, monkeypatch, capsys):
     monkeypatch.chdir(nets)
-    calls, render = [], transition.render
+    calls, render = [], transition.render_morph
 
     def interrupted(*args, **kw):
         calls.append(1)
@@ -189,9 +189,11 @@ def test_ctrl_c_while_rendering_keeps_whole_frames(nets, monkeypatch, capsys):
             raise KeyboardInterrupt
         return render(*args, **kw)
 
-    monkeypatch.setattr(transition, "render", interrupted)
+    monkeypatch.setattr(transition, "render_morph", interrupted)
+    monkeypatch.setattr(transition, "GROUP", 1)  # a frame per render
     assert main(["transition", "1>2:5", "-H", "4", "--size", "8", "--quiet"]) == 130
-    assert capsys.readouterr().err == "interrupted: the 2 frames written are complete; no movie was written\n"
+    assert capsys.readouterr().err == ("interrupted after 2 frames: no movie was written; PNG frames "
+                                          "written are complete\n")
     assert [load_image(p).shape for p in sorted((nets / "result" / "transition").glob("*.png"))] == [(8, 8, 3)] * 2
 
 

@@ -6,7 +6,7 @@ from morphlib.align import align, permute
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.mlp import init_net, render
-from morphlib.transition import Link, frame_plan, interpolate, parse_sequence, parse_size, write_transition
+from morphlib.transition import Link, frame_plan, frames, interpolate, parse_sequence, parse_size, write_transition
 from morphlib.weights import save_net, weights_file
 
 
@@ -32,12 +32,17 @@ def test_interpolation_ends_are_the_nets_and_it_extrapolates():
 def test_parse_sequence_and_errors_point_at_the_spot():
     assert parse_sequence("1>2:40, 2> 3 :5,3>1:2") == [Link("1", "2", 40), Link("2", "3", 5), Link("3", "1", 2)]
     with pytest.raises(MorphError) as e:
-        parse_sequence("1>2:40, 2-3:40")
+        parse_sequence("1>2:40, 2=3:40")
     assert "from>to:steps" in str(e.value) and str(e.value).endswith("\n          ^")
     with pytest.raises(MorphError, match="at least 2 steps"):
         parse_sequence("1>2:1")
     with pytest.raises(MorphError, match="empty"):
         parse_sequence(" ")
+    assert parse_sequence("1-3:5, 3>1:4") == [Link("1", "2", 5), Link("2", "3", 5), Link("3", "1", 4)]
+    assert parse_sequence("3-2:2") == [Link("3", "2", 2)]
+    for bad, why in (("1-1:5", "from one picture to another"), ("1-999999999:5", "too long"), ("1-4:1", "2 steps")):
+        with pytest.raises(MorphError, match=why):
+            parse_sequence(bad)
 
 
 def test_plan_counts_seams_once_and_loops():
@@ -67,9 +72,9 @@ def test_sizes():
 
 def test_write_transition_frames_gif_mp4(nets_dir):
     out = nets_dir / "result"
-    r = write_transition("1>2:4, 2>3:3", hidden=6, size="24x16", out=out, fps=10, gif=True, mp4=True,
-                         root=nets_dir)
-    assert len(r["frames"]) == 4 + 3 - 1
+    r = write_transition("1>2:4, 2>3:3", hidden=6, size="24x16", out=out, fps=10, gif=True, mp4=True, frames=True,
+                         fit="stretch", root=nets_dir)
+    assert len(r["frames"]) == r["count"] == 4 + 3 - 1
     assert [p.name for p in r["frames"]][:2] == ["0001.png", "0002.png"]
     first = np.asarray(Image.open(r["frames"][0]), np.float32) / 255
     from morphlib.weights import load_numbered
@@ -124,3 +129,31 @@ def test_strip_and_smoothness():
     assert smoothness(jumpy)[0] == pytest.approx(0.6)
     s = strip(fade, count=3, height=8)
     assert s.shape == (8, 36, 3) and s[0, 0, 0] == 0 and s[0, -1, 0] == 1
+
+
+@pytest.mark.parametrize("kind", ["fourier", "legacy"])
+def test_crop_shows_the_middle_of_the_picture_and_pad_all_of_it(kind):
+    a, b = (init_net(6, make_encoding(kind, features=4), seed=s) for s in (1, 2))
+    plan, nets = frame_plan(parse_sequence("a>b:3")), {"a": a, "b": b}
+    square = render(a, 16)  # a square picture stays round: 16x8 shows its middle rows, unstretched
+    crop = next(frames(plan, nets, "16x8"))
+    np.testing.assert_allclose(crop, square[4:12], atol=1e-6)
+    np.testing.assert_allclose(next(frames(plan, nets, "8x16")), square[:, 4:12], atol=1e-6)
+    pad = next(frames(plan, nets, "16x8", fit="pad"))
+    assert not pad[:, :4].any() and not pad[:, 12:].any()
+    np.testing.assert_allclose(pad[:, 4:12], render(a, 8), atol=1e-6)
+    np.testing.assert_allclose(next(frames(plan, nets, "16x8", fit="stretch")), render(a, 8, 16), atol=1e-6)
+    with pytest.raises(MorphError, match="unknown fit"):
+        next(frames(plan, nets, 8, fit="zoom"))
+
+
+def test_pictures_keep_the_shape_they_were_learned_at(nets_dir):
+    wide = init_net(6, seed=5)
+    save_net(wide, weights_file(5, 6, nets_dir), image_size=[8, 16])  # a 2:1 picture
+    save_net(init_net(6, seed=6), weights_file(6, 6, nets_dir), image_size=[8, 16])
+    first = write_transition("5>6:3", hidden=6, size=16, out=nets_dir / "r", root=nets_dir)["frames"][0]
+    np.testing.assert_allclose(np.asarray(Image.open(first), np.float32) / 255, render(wide, 16, 32)[:, 8:24],
+                               atol=0.51 / 255)
+    mixed = write_transition("1>5:3", hidden=6, size=16, fit="pad", out=nets_dir / "r", root=nets_dir)
+    bars = [np.asarray(Image.open(p))[0].any(axis=1) for p in mixed["frames"]]  # top row: black in a bar
+    assert bars[0].all() and not bars[-1].any()  # square at 1, 2:1 at 5 (bars above and below)

@@ -1,0 +1,201 @@
+"""Many pictures, long videos: learning pictures and rendering chunks of frames over Dask distributed.
+
+jobs=1 runs in this process (Dask is not imported); otherwise an embedded LocalCluster of `jobs` worker processes
+(default: one per core, one BLAS thread each), or the cluster at `scheduler` (tcp://HOST:8786). Workers train
+and render; this process writes every file, atomically, under the pictures' locks."""
+import dataclasses
+import math
+import os
+import re
+from collections import deque
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from . import checks, transition
+from .errors import MorphError
+from .images import numbered_images
+from .learn import Job, learn, save, trained
+from .weights import lock
+
+# Set in a LocalCluster's worker processes before they start: one BLAS thread each (2 workers on 2 cores must not
+# fight), and glibc's heap kept for numpy's temporaries: Dask's own MALLOC_TRIM_THRESHOLD_=65536 fixes the mmap
+# threshold at 128 kB, and a worker then took 1.5x the CPU time of this process for the same frames (measured).
+WORKER_ENV = {**{k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+              "MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+MAX_JOBS = 1024
+IN_FLIGHT = 2  # chunks of frames per worker submitted ahead of the one being written
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What became of one picture: its weights file and training result, or why it failed."""
+
+    name: str
+    path: Path = None
+    result: object = None
+    error: str = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.path is None
+
+
+def pictures(items, job: Job = None) -> list:
+    """Jobs for `items`: picture numbers ("3"), ranges ("5-9"), paths, and folders (their numbered pictures; the
+    folder becomes the jobs' img_dir), each a copy of `job` (default Job()) with its picture; Jobs as they are."""
+    job, jobs = job or Job(), []
+    for item in [items] if isinstance(items, (str, Path, int)) else items:
+        text, folder = str(item), Path(job.root) / str(item)
+        span = re.fullmatch(r"(\d+)-(\d+)", text)
+        if isinstance(item, Job):
+            jobs.append(item)
+        elif span:
+            jobs += [dataclasses.replace(job, picture=n) for n in range(int(span[1]), int(span[2]) + 1)]
+        elif not text.isdigit() and folder.is_dir():
+            found = numbered_images(folder)
+            if not found:
+                raise MorphError(f"{folder}/ holds no numbered pictures (1.png, 2.jpg, ...): name them by number")
+            jobs += [dataclasses.replace(job, picture=n, img_dir=str(item)) for n in found]
+        else:
+            jobs.append(dataclasses.replace(job, picture=item))
+    if not jobs:
+        raise MorphError("no pictures given: name numbers (1 2 5-9), files or a folder")
+    return jobs
+
+
+def learn_all(items, job: Job = None, *, jobs=None, scheduler=None, time_limit=None, on_picture=None) -> list:
+    """Learn every picture of `items` (see pictures()) as `learn` learns one, with `job`'s settings (and
+    `time_limit` seconds each), `jobs` at a time (None: one per core; 1: one after the other in this process) or
+    on the cluster at `scheduler`. on_picture(outcome, done, total) as each picture ends. Returns the Outcomes in
+    the pictures' order; a picture that fails (a bad file, a diverged net, a dead worker) fails alone. Ctrl-C
+    stops the run, keeping the pictures already saved."""
+    todo, jobs = pictures(items, job), checks.optional(checks.whole, "jobs", jobs, 1, MAX_JOBS)
+    time_limit = checks.optional(checks.real, "time_limit", time_limit, 0)
+    names = [j.name() if _named(j) else str(j.picture) for j in todo]
+    done = {}
+
+    def finish(i, outcome):
+        done[i] = outcome
+        if on_picture:
+            on_picture(outcome, len(done), len(todo))
+
+    if jobs == 1 and scheduler is None:
+        for i, j in enumerate(todo):
+            finish(i, _learn_here(names[i], j, time_limit))
+            if done[i].result is not None and done[i].result.stopped == "interrupted":
+                raise KeyboardInterrupt
+    else:
+        _learn_on_cluster(todo, names, finish, jobs, scheduler, time_limit)
+    return [done[i] for i in sorted(done)]
+
+
+def _named(job) -> bool:
+    try:
+        job.name()
+    except MorphError:
+        return False
+    return True
+
+
+def _learn_here(name, job, time_limit) -> Outcome:
+    try:
+        result, path = learn(job, time_limit=time_limit)
+    except MorphError as e:
+        return Outcome(name, error=str(e))
+    return _outcome(name, result, path)
+
+
+def _outcome(name, result, path) -> Outcome:
+    error = result.message if result.stopped == "diverged" else None if path else "no epoch finished"
+    return Outcome(name, path, result, error)
+
+
+def _learn_on_cluster(todo, names, finish, jobs, scheduler, time_limit):
+    """Train on the workers, save here as each picture ends, under the locks taken before any work starts."""
+    with ExitStack() as locks, cluster(jobs, scheduler) as client:
+        futures = {}
+        for i, job in enumerate(todo):
+            try:
+                job = dataclasses.replace(job, root=str(Path(job.root).resolve()))  # as the workers see it
+                locks.enter_context(lock(job.out_path()))
+            except MorphError as e:
+                finish(i, Outcome(names[i], error=str(e)))
+                continue
+            futures[client.submit(trained, job, time_limit=time_limit, pure=False,
+                                   key=f"learn-{i}-{names[i]}")] = i, job
+        from dask.distributed import as_completed
+
+        try:
+            for future in as_completed(futures):
+                i, job = futures[future]
+                finish(i, _saved(names[i], job, future))
+        except KeyboardInterrupt:
+            client.cancel(list(futures))
+            raise
+
+
+def _saved(name, job, future) -> Outcome:
+    """The Outcome of a finished training: its net saved here, or the error it met."""
+    try:
+        result, target = future.result()
+        return _outcome(name, result, save(job, result, target))
+    except MorphError as e:
+        return Outcome(name, error=str(e))
+    except Exception as e:  # a worker that died, a bug met on one picture: that picture fails, the others go on
+        return Outcome(name, error=f"{type(e).__name__}: {e}")
+
+
+@contextmanager
+def cluster(jobs=None, scheduler=None):
+    """A Dask Client: of the cluster at `scheduler`, else of a LocalCluster of `jobs` worker processes (None:
+    one per core) with one thread and one BLAS thread each."""
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    workers = jobs or os.cpu_count() or 1
+    env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}
+    with dask.config.set(env), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None) as local, Client(local) as client:
+        yield client
+
+
+def workers(client) -> int:
+    return max(1, len(client.scheduler_info()["workers"]))
+
+
+def write_transition(sequence, *, jobs=1, scheduler=None, **options) -> dict:
+    """transition.write_transition with its frames rendered in chunks on `jobs` Dask workers (or the cluster at
+    `scheduler`) and written here, in order, as they come back; jobs=1: in this process."""
+    if checks.optional(checks.whole, "jobs", jobs, 1, MAX_JOBS) == 1 and scheduler is None:
+        return transition.write_transition(sequence, **options)
+    with cluster(jobs, scheduler) as client:
+        return transition.write_transition(sequence, renderer=lambda *a, **kw: _frames(client, *a, **kw),
+                                           **options)
+
+
+def _frames(client, plan, nets, size, *, align=False, uint8=False, **options):
+    """transition.frames over the workers: chunks of a link's frames rendered there, yielded here in order, with
+    at most IN_FLIGHT chunks per worker waiting."""
+    w, h = transition.parse_size(size)
+    ahead = IN_FLIGHT * workers(client)
+    most = max(1, min(transition.group_size((w, h), uint8), math.ceil(len(plan) / workers(client))))
+    pairs, waiting = {}, deque()
+    for src, dst, ts in transition.groups(plan, most):
+        if (src, dst) not in pairs:
+            pairs[src, dst] = transition.pair(nets[src], nets[dst], align)
+        chunk = [(src, dst, t) for t in ts]
+        sub = {src: pairs[src, dst][0], dst: pairs[src, dst][1]}
+        waiting.append(client.submit(_chunk, chunk, sub, size, uint8=uint8, pure=False, **options))
+        while len(waiting) > ahead:
+            yield from waiting.popleft().result()
+    while waiting:
+        yield from waiting.popleft().result()
+
+
+def _chunk(plan, nets, size, **options) -> list:
+    """A chunk's frames, rendered on a worker (a link's nets already paired)."""
+    return list(transition.frames(plan, nets, size, **options))

@@ -1,0 +1,107 @@
+"""Many pictures and chunks of frames over Dask: the same nets and frames as one at a time, failures named."""
+import os
+import subprocess
+import sys
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO
+from morphlib import parallel
+from morphlib.cli import main
+from morphlib.learn import Job
+from morphlib.transition import write_transition
+from morphlib.weights import load_net, weights_file
+
+TINY = dict(hidden=6, epochs=3, features=8, max_side=16)
+
+
+def test_two_workers_learn_what_one_after_the_other_learns(workspace, tmp_path_factory):
+    alone = tmp_path_factory.mktemp("alone")
+    (alone / "img").symlink_to(workspace / "img")
+    runs = {root: parallel.learn_all(["1-2"], Job(root=str(root), **TINY), jobs=jobs)
+            for root, jobs in ((alone, 1), (workspace, 2))}
+    for (a, b) in zip(*runs.values()):
+        assert not a.failed and not b.failed and a.name == b.name and a.result.psnr == pytest.approx(b.result.psnr)
+    for n in (1, 2):
+        (x, _), (y, meta) = (load_net(weights_file(n, 6, root)) for root in runs)
+        assert meta["epochs"] == 3 and meta["image_size"] == [16, 16]
+        for k, v in x.params.items():
+            np.testing.assert_allclose(y.params[k], v, rtol=0, atol=1e-6)
+
+
+def test_a_failing_picture_is_named_and_the_others_are_saved(workspace, capsys, monkeypatch):
+    (workspace / "img" / "5.png").write_bytes(b"not a picture")
+    monkeypatch.chdir(workspace)
+    args = ["learn", "1", "5", "2", "-H", "6", "--epochs", "2", "--features", "8", "--max-side", "16", "--quiet"]
+    assert main([*args, "--jobs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "picture 5 failed: " in err and "img/5.png is not a readable picture" in err
+    assert err.endswith("1 of 3 pictures failed: 5; the others are saved\n")
+    assert [weights_file(n, 6, workspace).is_file() for n in (1, 2, 5)] == [True, True, False]
+    assert not list((workspace / "W-6").glob(".*.lock"))  # the locks were let go
+
+
+def test_chunks_rendered_on_workers_are_the_frames_made_here(workspace):
+    parallel.learn_all(["1-3"], Job(root=str(workspace), **TINY), jobs=1)
+    options = dict(hidden=6, size="20x12", fit="pad", mp4=True, frames=True, align=True, root=workspace)
+    here = write_transition("1>2:5, 2>3:4", out=workspace / "here", **options)
+    there = parallel.write_transition("1>2:5, 2>3:4", jobs=2, out=workspace / "there", **options)
+    assert there["count"] == here["count"] == 8
+    assert imageio_ffmpeg.count_frames_and_secs(str(there["mp4"]))[0] == 8
+    for a, b in zip(here["frames"], there["frames"], strict=True):
+        np.testing.assert_array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+
+
+def test_one_job_runs_here_without_dask(workspace):
+    code = ("import sys; from morphlib import parallel; from morphlib.learn import Job; "
+            f"o = parallel.learn_all(['1', '2'], Job(root={str(workspace)!r}, **{TINY!r}), jobs=1); "
+            f"parallel.write_transition('1>2:3', jobs=1, hidden=6, size=8, out={str(workspace / 'r')!r}, "
+            f"root={str(workspace)!r}); "
+            "assert not any(o.failed for o in o) and 'dask' not in sys.modules and 'distributed' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_pictures_from_numbers_ranges_files_and_folders(workspace, capsys, monkeypatch):
+    job = Job(root=str(workspace), **TINY)
+    assert [j.picture for j in parallel.pictures(["3", "5-6", "img/2.png"], job)] == ["3", 5, 6, "img/2.png"]
+    assert [(j.picture, j.img_dir, j.name()) for j in parallel.pictures("img/", job)] == [
+        (n, "img/", str(n)) for n in (1, 2, 3, 4)]
+    (workspace / "empty").mkdir()
+    with pytest.raises(Exception, match="no numbered pictures"):
+        parallel.pictures("empty", job)
+    monkeypatch.chdir(workspace)
+    assert main(["learn", "img", "-H", "6", "--epochs", "3", "--features", "8", "--max-side", "16", "-j", "1",
+                 "--quiet"]) == 0
+    assert capsys.readouterr().out.count("best PSNR") == 4
+
+
+def test_the_notebooks_learn_all_shows_a_bar_and_a_line_per_picture(workspace, monkeypatch):
+    from morphlib import widgets
+
+    shown = []
+    monkeypatch.setattr(widgets, "display", shown.append)
+    (workspace / "img" / "7.png").write_bytes(b"not a picture")
+    out = widgets.learn_all(["1", "7"], Job(root=str(workspace), **TINY), jobs=1)
+    bar, lines = shown[0].children
+    assert (bar.value, bar.max) == (2, 2) and [o.failed for o in out] == [False, True]
+    assert "1: " in lines.children[0].value and "dB" in lines.children[0].value
+    assert "not a readable picture" in lines.children[1].value
+
+
+class DyingJob(Job):
+    """A job whose picture 2 kills the worker process that loads it."""
+
+    def target(self):
+        if str(self.picture) == "2":
+            os._exit(3)
+        return super().target()
+
+
+def test_a_worker_that_dies_fails_its_picture_alone(workspace):
+    jobs = [DyingJob(picture=n, root=str(workspace), **TINY) for n in (1, 2, 3)]
+    outcomes = parallel.learn_all(jobs, jobs=2)
+    assert [o.failed for o in outcomes] == [False, True, False]
+    assert "KilledWorker" in outcomes[1].error and weights_file(3, 6, workspace).is_file()
