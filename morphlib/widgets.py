@@ -234,7 +234,8 @@ class TransitionScrubber:
 def movie_view(result, width=None):
     """What write_transition wrote, one line each, and its GIF playing: the GIF goes to the browser, not into
     the notebook file (widget state is not saved with it)."""
-    lines = [f"{len(result['frames'])} frames: {result['frames'][0].parent}/"] if result.get("frames") else []
+    pngs = f" in {result['frames'][0].parent}/" if result.get("frames") else ""
+    lines = [f"{result['count']} frames{pngs}"]
     lines += [f"{kind.upper()}: {result[kind]}" for kind in ("gif", "mp4") if result.get(kind)]
     text = W.HTML("<br>".join(lines))
     if not result.get("gif"):

@@ -26,9 +26,9 @@ def test_stored_without_outputs_and_with_one_parameters_cell(name):
 
 
 def test_learn_notebook(workspace):
-    nb = run_notebook("learn.ipynb", {"PICTURE": 2, "HIDDEN": 8, "EPOCHS": 3, "WAIT": True,
-                                      "ROOT": str(workspace)}, REPO)
-    assert (workspace / "W-8" / "2.npz").is_file()
+    nb = run_notebook("learn.ipynb", {"PICTURE": 2, "HIDDEN": 8, "EPOCHS": 3, "WAIT": True, "MANY": "1 3-4",
+                                      "JOBS": 1, "ROOT": str(workspace)}, REPO)
+    assert all((workspace / "W-8" / f"{n}.npz").is_file() for n in (1, 2, 3, 4))
     assert not any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
@@ -50,8 +50,9 @@ def test_transition_notebook(tmp_path):
 
     for n in (1, 2, 3):
         save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
-    nb = run_notebook("transition.ipynb", {"HIDDEN": 6, "SIZE": "32x24", "SEQUENCE": "1>2:3, 2>3:3", "PREVIEW": 16,
-                                           "ROOT": str(tmp_path), "OUT": str(tmp_path / "result")}, REPO)
+    params = {"HIDDEN": 6, "SIZE": "32x24", "SEQUENCE": "1>2:3, 2>3:3", "PREVIEW": 16, "FRAMES": True,
+              "ROOT": str(tmp_path), "OUT": str(tmp_path / "result")}
+    nb = run_notebook("transition.ipynb", params, REPO)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not any("image/gif" in o.get("data", {}) for o in outputs)  # the GIF is played, not stored
     assert len(nbformat.writes(nbformat.v4.new_notebook(cells=nb.cells))) < 50_000

@@ -68,9 +68,9 @@ def test_learners_started_together_lose_no_net(workspace):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     learn(Job(picture=2, hidden=6, epochs=3, root=workspace))
     first = weights_file(2, 6, workspace).read_bytes()
-    cmd = [sys.executable, "-m", "morphlib", "learn", "2", "-H", "6", "--epochs", "2", "--quiet"]
-    runs = [subprocess.Popen(cmd, cwd=workspace, env=env, text=True, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE) for _ in range(2)]
+    cmd = [sys.executable, "-m", "morphlib", "learn", "2", "-H", "6", "--epochs", "2", "--quiet", "--seed"]
+    runs = [subprocess.Popen([*cmd, str(seed)], cwd=workspace, env=env, text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE) for seed in (1, 2)]  # two different nets, if both save
     done = [(r.wait(timeout=300), r.stderr.read()) for r in runs]
     for code, err in done:
         assert code == 0 or (code == 2 and "being learned by another run" in err), err
