@@ -26,3 +26,11 @@ def xp(request):
     """The array namespace a test computes on: numpy, and array_api_strict, which refuses anything outside the
     array API standard (so a numpy-only call in the maths fails there)."""
     return importlib.import_module(request.param)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each test's call report on the item (item.rep_call), for fixtures that keep evidence of a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

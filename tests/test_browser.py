@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,6 @@ import pytest
 from conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"
-PORT = 18931
 SMALL = {
     "learn.ipynb": {"PICTURE": 2, "EPOCHS": 100000, "SNAPSHOT_EVERY": 2},  # W-100/2.npz: a shipped net
     "transition.ipynb": {"SIZE": "48", "SEQUENCE": "1>2:4, 2>3:4", "PREVIEW": 64, "MP4": False},
@@ -63,22 +63,32 @@ def lab(tmp_path_factory):
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"autoStartDefaultKernel": True}))  # never the "Select Kernel" dialog
     env = {**os.environ, "PYTHONPATH": str(REPO), "JUPYTERLAB_SETTINGS_DIR": str(settings),
            "JUPYTERLAB_WORKSPACES_DIR": str(settings / "workspaces")}
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={PORT}",
+    port = _free_port()  # never a server left over from another run
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=",
            "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
            "--allow-root", "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     log = open(root / "lab.log", "w")
     server = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{PORT}"
+    url = f"http://127.0.0.1:{port}"
     try:
         _until(lambda: _api(url, "status"), "JupyterLab to answer", server, root / "lab.log")
         yield url, root
     finally:
         _stop(server)
         log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _stop(server):
@@ -129,8 +139,8 @@ def browser():
 
 @pytest.fixture
 def notebook(lab, browser, request):
-    """A page with the test's notebook open on its kernel, idle; a screenshot after. The
-    session is made through the REST API first, so the page finds its kernel chosen and never asks."""
+    """A page with the test's notebook open on its kernel, idle; a screenshot after. The session is made through
+    the REST API first and the lab's settings start the preferred kernel, so the page never asks for one."""
     url, root = lab
     name = request.param
     assert _api(url, "sessions", {"path": name, "name": name, "type": "notebook", "kernel": {"name": "python3"}})
@@ -141,8 +151,14 @@ def notebook(lab, browser, request):
     out.mkdir(parents=True, exist_ok=True)
     page.goto(f"{url}/lab/workspaces/{stem}/tree/{name}")
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    code = sum(c.cell_type == "code" for c in nbformat.read(root / name, as_version=4).cells)
+    page.wait_for_function("n => document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt').length >= n",
+                           arg=code)  # every cell drawn: Run All's progress is read off their prompts
     yield page, root
-    page.screenshot(path=str(out / f"{stem}.png"), full_page=True)  # as the test left it, passed or not
+    failed = getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed
+    page.screenshot(path=str(out / f"{'FAILED-' if failed else ''}{stem}.png"), full_page=True)
+    if failed:  # the server's side of it too
+        shutil.copy(root / "lab.log", out / f"FAILED-{stem}-lab.log")
     page.close()
 
 
@@ -156,8 +172,8 @@ def _run_all(page, tries=3):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         try:
-            page.wait_for_function(f"(before) => ({counts})().some((c, i) => c !== before[i])", arg=before,
-                                   timeout=30_000)
+            page.wait_for_function(f"(before) => ({counts})().some((c, i) => c !== null && c !== before[i])",
+                                   arg=before, timeout=30_000)
             break
         except PlaywrightTimeout:
             continue
