@@ -165,7 +165,7 @@ def cluster(jobs=None, scheduler=None):
     workers = jobs or os.cpu_count() or 1
     env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}
     with dask.config.set(env), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None) as local, Client(local) as client:
+                                            dashboard_address=":0") as local, Client(local) as client:  # any free port
         yield client
 
 
