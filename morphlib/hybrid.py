@@ -5,6 +5,8 @@ The picture is sigmoid(free variables); TensorFlow's GradientTape minimizes
 blur being a separable depthwise Gaussian in linear light. A Fourier low-pass + high-pass blend is the baseline."""
 import functools
 import os
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -267,11 +269,30 @@ def pyramid(img: np.ndarray, levels=4, gap=4) -> np.ndarray:
     return out
 
 
-def _tensorflow():
-    """TensorFlow, imported on first use only (learning and rendering never pay its start-up)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+# TensorFlow's start-up chatter, written to the process's stderr (a pink block in a notebook): dropped on import
+START_UP_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
+                  "This TensorFlow binary is optimized", "To enable the following instructions",
+                  "Could not find cuda drivers", "Unable to register cu", "TF-TRT Warning")
 
+
+def _tensorflow():
+    """TensorFlow, imported on first use only (learning and rendering never pay its start-up). The import's
+    start-up lines are dropped; anything else it writes to stderr is passed on."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            import tensorflow as tf
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        lines = log.read().decode(errors="replace").splitlines(keepends=True)
+    sys.stderr.write("".join(line for line in lines if not any(n in line for n in START_UP_NOISE)))
     return tf
 
 

@@ -2,6 +2,7 @@
 import signal
 import threading
 import time
+from pathlib import Path
 
 import ipywidgets as W
 from IPython import get_ipython
@@ -53,24 +54,30 @@ def _catch_interrupts():
 
 
 class TrainingMonitor:
-    """Trains a Job on a worker thread: live output beside the target, PSNR, progress, Stop, snapshot slider."""
+    """Trains a Job on a worker thread: live output beside the target, a live PSNR curve, progress, Stop, and an
+    epoch slider over the snapshots (the best, saved epoch among them). One monitor trains a picture at a time:
+    starting a new one for the same picture stops the old one first (it saves its best, as Stop does)."""
 
     def __init__(self, job, snapshot_every=10, refresh_s=0.5, width=256):
-        self.job, self.every, self.refresh_s = job, max(1, int(snapshot_every)), refresh_s
-        self.target = job.target()
+        self.job, self.every, self.refresh_s, self.width = job, max(1, int(snapshot_every)), refresh_s, width
+        self.target, self.key = job.target(), job.out_path().resolve()
         self.stop_event, self.thread, self.result, self.path, self.error = threading.Event(), None, None, None, None
-        self.snapshots = []  # (epoch, psnr, png bytes)
+        self.snapshots, self.scores = [], []  # (epoch, psnr, png bytes) by epoch; PSNR of every epoch
         self.first_snapshot = threading.Event()
-        self._shown_at = 0.0
+        self._shown_at, self._why_stopped, self.best_epoch = 0.0, "", None
         self.output = _image(width=width)
+        self.curve = W.HTML(_curve([], width, width // 2))
         self.status = W.HTML("ready")
-        self.progress = W.IntProgress(min=0, max=int(job.epochs), description="epoch")
+        self.progress = W.IntProgress(min=0, max=int(job.epochs), description="progress")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop")
         self.stop_button.on_click(lambda _: self.stop())
-        self.slider = W.IntSlider(description="snapshot", min=0, max=0, disabled=True, continuous_update=True)
+        self.slider = W.SelectionSlider(options=[("none yet", -1)], description="epoch", disabled=True,
+                                        continuous_update=True, layout=W.Layout(width=f"{2 * width + 100}px"))
         self.slider.observe(self._on_slide, names="value")
-        self.box = W.VBox([W.HBox([self.output, _image(self.target, width)]),
-                           W.HBox([self.progress, self.stop_button]), self.status, self.slider])
+        self.view = W.HTML()  # what the slider shows; the status line keeps the run's news
+        self.notice = W.HTML()  # what happened to an earlier run of this picture, if one was still training
+        self.box = W.VBox([self.notice, W.HBox([self.output, _image(self.target, width), self.curve]),
+                           W.HBox([self.progress, self.stop_button]), self.status, self.slider, self.view])
 
     def _ipython_display_(self):
         display(self.box)
@@ -79,13 +86,23 @@ class TrainingMonitor:
         """Start training in the background; wait=True blocks until it ends. The Stop button, Ctrl-C or a kernel
         interrupt stop it after the current epoch, and the best weights are saved."""
         _catch_interrupts()
+        self._stop_earlier_runs()
         _TRAINING.add(self)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         if wait:
             self.wait()
 
-    def stop(self):
+    def _stop_earlier_runs(self, timeout=60):
+        """Stop (and wait for) the monitors of this kernel that still train this picture; they save their best."""
+        for m in [m for m in list(_TRAINING) if m.key == self.key]:
+            m.stop(why="stopped by a newer run of this picture")
+            m.thread.join(timeout)
+            self.notice.value = (f"An earlier run of picture {self.job.name()} was still training: it was stopped "
+                                 f"first. It reported: {m.status.value}")
+
+    def stop(self, why="stopped"):
+        self._why_stopped = why
         self.stop_event.set()
         self.status.value = "stopping after this epoch..."
 
@@ -107,13 +124,18 @@ class TrainingMonitor:
             return
         finally:
             _TRAINING.discard(self)
+            self.stop_button.disabled = True
         r = self.result
-        where = f"saved {self.path}" if self.path else "nothing saved"
-        self.status.value = f"{r.stopped}: best PSNR {r.psnr:.2f} dB at epoch {r.epochs}; {where}. {r.message}"
-        self.stop_button.disabled = True
+        if r.epochs:
+            self._snap(r.epochs, r.psnr, png_bytes(render(r.net, *self.target.shape[:2])), best=True)
+        where = ("nothing saved" if self.path is None else f"saved {self.path}" if self.path.resolve() == self.key
+                 else "the net on disk is better")
+        why = self._why_stopped if r.stopped == "stopped" else r.stopped
+        self.status.value = f"{why}: best PSNR {r.psnr:.2f} dB at epoch {r.epochs}; {where}. {r.message}"
 
     def _on_epoch(self, epoch, score, net):
         self.progress.value = epoch
+        self.scores.append(score)
         snap = epoch == 1 or epoch % self.every == 0
         now = time.monotonic()
         if not snap and now - self._shown_at < self.refresh_s:
@@ -121,20 +143,45 @@ class TrainingMonitor:
         self._shown_at = now
         frame = png_bytes(render(net, *self.target.shape[:2]))
         if snap:
-            self.snapshots.append((epoch, score, frame))
-            self.first_snapshot.set()
-            following = self.slider.disabled or self.slider.value == self.slider.max
-            self.slider.max, self.slider.disabled = len(self.snapshots) - 1, False
-            if following:
-                self.slider.value = self.slider.max
+            self._snap(epoch, score, frame)
         self.output.value = frame
+        self.curve.value = _curve(self.scores, self.width, self.width // 2)
         self.status.value = f"epoch {epoch}: PSNR {score:.2f} dB"
+
+    def _snap(self, epoch, score, frame, best=False):
+        """Keep a snapshot for the slider (the best one replaces a snapshot of its epoch); a slider at the newest
+        one follows the new one."""
+        following = self.slider.disabled or self.slider.value == len(self.snapshots) - 1
+        self.snapshots = sorted([s for s in self.snapshots if s[0] != epoch] + [(epoch, score, frame)])
+        self.best_epoch = epoch if best else self.best_epoch
+        labels = [f"{e} (best)" if e == self.best_epoch else str(e) for e, _, _ in self.snapshots]
+        index = [e for e, _, _ in self.snapshots].index(epoch) if best or following else self.slider.value
+        self.slider.unobserve(self._on_slide, names="value")  # new options reset the value: not a user's move
+        self.slider.options = list(zip(labels, range(len(labels))))
+        self.slider.value, self.slider.disabled = index, False
+        self.slider.observe(self._on_slide, names="value")
+        self.first_snapshot.set()
+        if best:
+            self._on_slide({"new": index})
 
     def _on_slide(self, change):
         epoch, score, frame = self.snapshots[change["new"]]
         self.output.value = frame
-        self.slider.description = f"epoch {epoch}"
-        self.status.value = f"snapshot of epoch {epoch}: PSNR {score:.2f} dB"
+        self.view.value = f"showing epoch {epoch}: PSNR {score:.2f} dB"
+
+
+def _curve(scores, width, height) -> str:
+    """PSNR per epoch as a small SVG line chart (the best value marked), for an HTML widget."""
+    if len(scores) < 2:
+        return f"<svg width='{width}' height='{height}'><text x='4' y='14' font-size='12'>PSNR curve</text></svg>"
+    lo, hi, n = min(scores), max(scores), len(scores)
+    span = max(hi - lo, 1e-6)
+    xy = " ".join(f"{4 + i * (width - 8) / (n - 1):.1f},{height - 16 - (s - lo) * (height - 32) / span:.1f}"
+                  for i, s in enumerate(scores))
+    return (f"<svg width='{width}' height='{height}' style='background:#fafafa'>"
+            f"<polyline points='{xy}' fill='none' stroke='#1f77b4' stroke-width='1.5'/>"
+            f"<text x='4' y='12' font-size='11'>PSNR {hi:.2f} dB best</text>"
+            f"<text x='4' y='{height - 3}' font-size='11'>epoch 1 .. {n}, low {lo:.1f} dB</text></svg>")
 
 
 class TransitionScrubber:
@@ -147,7 +194,8 @@ class TransitionScrubber:
         self.hidden, self.root, self.size, self._nets, self._pairs = hidden, root, size, {}, {}
         self.a = W.Dropdown(options=names, value=str(a) if a is not None else names[0], description="from")
         self.b = W.Dropdown(options=names, value=str(b) if b is not None else names[1], description="to")
-        self.t = W.FloatSlider(value=0.5, min=-0.5, max=1.5, step=0.01, description="t", continuous_update=True)
+        self.t = W.FloatSlider(value=0.5, min=-0.5, max=1.5, step=0.01, description="t", continuous_update=True,
+                               layout=W.Layout(width=f"{max(2 * size, 500) + 150}px"))
         self.align = W.Checkbox(value=align, description="align hidden units")
         self.image, self.status = _image(width=2 * size), W.HTML()
         for w in (self.a, self.b, self.t, self.align):
@@ -174,10 +222,23 @@ class TransitionScrubber:
         try:
             frame = render(interpolate(*self.pair(), self.t.value), self.size)
         except MorphError as e:
+            self.image.layout.display = "none"  # no stale picture above the message
             self.status.value = f"<b>error:</b> {e}"
             return
-        self.image.value = png_bytes(frame)
+        self.image.value, self.image.layout.display = png_bytes(frame), None
         self.status.value = f"{self.a.value} &rarr; {self.b.value} at t = {self.t.value:.2f}"
+
+
+def movie_view(result, width=None):
+    """What write_transition wrote, one line each, and its GIF playing: the GIF goes to the browser, not into
+    the notebook file (widget state is not saved with it)."""
+    lines = [f"{len(result['frames'])} frames: {result['frames'][0].parent}/"] if result.get("frames") else []
+    lines += [f"{kind.upper()}: {result[kind]}" for kind in ("gif", "mp4") if result.get(kind)]
+    text = W.HTML("<br>".join(lines))
+    if not result.get("gif"):
+        return text
+    gif = W.Image(value=Path(result["gif"]).read_bytes(), format="gif", width=width)
+    return W.VBox([text, gif])
 
 
 def _natural(name):
@@ -196,7 +257,8 @@ def progress(description="frames"):
 
 class HybridTuner:
     """Sliders for m_precise, m_blurred, sigma and steps over a live preview that re-optimizes from where it was
-    (warm start); a 'view from afar' pyramid; Save renders the full-size picture with the same settings."""
+    (warm start); a 'view from afar' pyramid; Save renders the full-size picture with the same settings on a worker
+    thread, with progress. Losses are shown per pixel, so the preview's and the saved picture's compare."""
 
     def __init__(self, near, far, *, m_precise=M_PRECISE, m_blurred=M_BLURRED, sigma=SIGMA, steps=30, preview=192,
                  out=None):
@@ -205,20 +267,23 @@ class HybridTuner:
         self.scale = min(1.0, preview / max(near.shape[:2]))
         small_near = fit_side(near, preview)
         small_far = match(small_near, far)[0]
-        self.m_precise = W.FloatLogSlider(value=m_precise, base=10, min=-3, max=1, step=0.1, description="m_precise")
-        self.m_blurred = W.FloatLogSlider(value=m_blurred, base=10, min=-2, max=1, step=0.1, description="m_blurred")
-        self.sigma = W.FloatSlider(value=sigma, min=0.5, max=12, step=0.5, description="sigma")
+        self.m_precise = _weight_slider("m_precise", m_precise, 1.0)
+        self.m_blurred = _weight_slider("m_blurred", m_blurred, 4.0)
+        self.sigma = W.FloatSlider(value=sigma, min=0.5, max=max(12.0, sigma), step=0.5, description="sigma")
         self.steps = W.IntSlider(value=steps, min=5, max=300, step=5, description="steps")
         self.blender = Blender(small_near, small_far, kernel_size=kernel_size_for(self.sigma.max * self.scale),
                                sigma=sigma * self.scale, m_precise=m_precise, m_blurred=m_blurred)
         width = small_near.shape[1]
         self.preview, self.afar, self.status = _image(width=width), _image(width=width), W.HTML(self.message)
-        self.save_button = W.Button(description="Save full size", icon="save")
-        self.save_button.on_click(lambda _: self.save())
+        self.save_button = W.Button(description="Save full size", icon="save", layout=W.Layout(width="auto"))
+        self.save_button.on_click(lambda _: self.save_in_background())
+        self.save_progress = W.IntProgress(min=0, max=1, description="saving", layout=W.Layout(visibility="hidden"))
+        self.saved, self.thread = W.HTML(), None
         for s in (self.m_precise, self.m_blurred, self.sigma, self.steps):
             s.observe(lambda _: self.update(), names="value")
         self.box = W.VBox([W.HBox([self.m_precise, self.m_blurred]), W.HBox([self.sigma, self.steps]),
-                           W.HBox([self.preview, self.afar]), W.HBox([self.save_button, self.status])])
+                           W.HBox([self.preview, self.afar]), self.status,
+                           W.HBox([self.save_button, self.save_progress, self.saved])])
         self.update()
 
     def _ipython_display_(self):
@@ -230,17 +295,54 @@ class HybridTuner:
         self.preview.value = png_bytes(r.image)
         self.afar.value = png_bytes(pyramid(r.image)[:, r.image.shape[1] + 4:])
         self.afar.width = self.afar.height = None
-        self.status.value = (f"loss {r.loss:.1f} (precise {r.loss_precise:.1f}, blurred {r.loss_blurred:.1f}) "
-                             f"after {r.steps} steps, {r.seconds:.2f} s")
+        self.status.value = f"preview: {_per_pixel(r)} after {self.steps.value} more steps ({r.seconds:.2f} s)"
         return r
 
-    def save(self, path=None, steps=200):
+    def save(self, path=None, steps=200, on_step=None):
         """Optimize the full-size picture with the sliders' settings and write it (default: `out`)."""
         r = Blender(self.near, self.far, sigma=self.sigma.value, m_precise=self.m_precise.value,
-                    m_blurred=self.m_blurred.value).run(steps)
+                    m_blurred=self.m_blurred.value).run(steps, on_step=on_step, every=max(1, steps // 50))
         path = save_image(path or self.out or OUTPUT, r.image)
-        self.status.value = f"saved {path} ({r.image.shape[1]}x{r.image.shape[0]}, loss {r.loss:.1f})"
+        self.saved.value = (f"saved {path} ({r.image.shape[1]}x{r.image.shape[0]}, m_precise "
+                            f"{self.m_precise.value:g}, m_blurred {self.m_blurred.value:g}, sigma "
+                            f"{self.sigma.value:g}): {_per_pixel(r)}")
         return r, path
+
+    def save_in_background(self, path=None, steps=200):
+        """What the Save button does: save() on a worker thread, the button disabled and a progress bar shown
+        until it is written (a second click meanwhile does nothing)."""
+        if self.thread is not None and self.thread.is_alive():
+            return
+        self.save_button.disabled, self.saved.value = True, "optimizing the full-size picture..."
+        self.save_progress.value, self.save_progress.max, self.save_progress.layout.visibility = 0, steps, None
+
+        def tick(i, n, _):
+            self.save_progress.value = i
+
+        def work():
+            try:
+                self.save(path, steps, on_step=tick)
+            except MorphError as e:
+                self.saved.value = f"<b>error:</b> {e}"
+            finally:
+                self.save_button.disabled, self.save_progress.layout.visibility = False, "hidden"
+
+        self.thread = threading.Thread(target=work, daemon=True)
+        self.thread.start()
+        return self.thread
+
+
+def _weight_slider(name, value, top):
+    """A linear slider that holds the given weight exactly (a log slider cannot show 0.3)."""
+    return W.FloatSlider(value=value, min=0.0, max=max(top, value), step=0.001, description=name,
+                         readout_format=".3f", layout=W.Layout(width="420px"))
+
+
+def _per_pixel(r) -> str:
+    """A report's loss and its two parts per pixel: the same scale at any picture size."""
+    n = r.image.shape[0] * r.image.shape[1]
+    return (f"loss per pixel {r.loss / n:.4f} (precise {r.loss_precise / n:.4f}, "
+            f"blurred {r.loss_blurred / n:.4f})")
 
 
 import html  # noqa: E402 (appended with learn_all below, to keep the widgets above untouched)

@@ -1,8 +1,12 @@
-"""The real-browser check: JupyterLab on 127.0.0.1, each notebook opened in headless Chromium (Playwright),
-all cells run, a slider moved, the picture checked to have changed, a screenshot saved to result/browser/.
+"""The real-browser check: JupyterLab on 127.0.0.1, each notebook opened in headless Chromium (Playwright) and
+used as a person would (Run All, clicks, drags), with what the page shows asserted; screenshots go to
+result/browser/. Deterministic on a busy machine: each notebook's kernel is started through the server's REST API
+and is idle before the page opens (no "Select Kernel" dialog), and every wait is on page state, never on time.
 
 Skipped where Chromium or Playwright is missing, unless MORPHLIB_REQUIRE_BROWSER=1 (CI sets it)."""
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,13 +22,12 @@ from conftest import REPO
 CHROMIUM = "/usr/bin/chromium"
 PORT = 18931
 SMALL = {
-    "learn.ipynb": {"PICTURE": 2, "HIDDEN": 16, "EPOCHS": 40, "SNAPSHOT_EVERY": 5},
+    "learn.ipynb": {"PICTURE": 2, "EPOCHS": 100000, "SNAPSHOT_EVERY": 2},  # W-100/2.npz: a shipped net
     "transition.ipynb": {"SIZE": "48", "SEQUENCE": "1>2:4, 2>3:4", "PREVIEW": 64, "MP4": False},
-    "two_images.ipynb": {"SIZE": 64, "STEPS": 10, "PREVIEW": 48},
+    "two_images.ipynb": {"SIZE": 64, "STEPS": 10, "PREVIEW": 48, "M_PRECISE": 0.3},
 }
-# the slider each notebook's check drags, and the picture that must change with it
-SLIDER = {"learn.ipynb": "snapshot", "transition.ipynb": "t", "two_images.ipynb": "m_precise"}
-
+WAIT_MS = 240_000  # the longest any page state may take on a loaded 2-core machine
+OUTPUT = ".jp-OutputArea-output"
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -46,7 +49,8 @@ pytestmark = pytest.mark.skipif(not _browser_ready() and os.environ.get("MORPHLI
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server over a copy of the project whose notebooks carry small parameters."""
+    """(url, root): a JupyterLab server, with settings of its own, over a copy of the project whose notebooks
+    carry small parameters."""
     root = tmp_path_factory.mktemp("lab")
     for d in ("img", "W-100"):
         shutil.copytree(REPO / d, root / d)
@@ -55,7 +59,12 @@ def lab(tmp_path_factory):
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         cell.source += "\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
         nbformat.write(nb, root / name)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    settings = root.parent / f"{root.name}-settings"
+    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "JUPYTERLAB_SETTINGS_DIR": str(settings),
+           "JUPYTERLAB_WORKSPACES_DIR": str(settings / "workspaces")}
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={PORT}",
            "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=",
            "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
@@ -63,9 +72,10 @@ def lab(tmp_path_factory):
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     log = open(root / "lab.log", "w")
     server = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{PORT}"
     try:
-        _wait_for(f"http://127.0.0.1:{PORT}/api/status", server, root / "lab.log")
-        yield f"http://127.0.0.1:{PORT}"
+        _until(lambda: _api(url, "status"), "JupyterLab to answer", server, root / "lab.log")
+        yield url, root
     finally:
         _stop(server)
         log.close()
@@ -81,17 +91,28 @@ def _stop(server):
             os.killpg(server.pid, signal.SIGKILL)
 
 
-def _wait_for(url, server, log, timeout=90):
+def _api(url, path, body=None):
+    """The server's REST answer (JSON) for GET, or POST when `body` is given; None while it does not answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{url}/api/{path}", data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"{}")
+    except OSError:
+        return None
+
+
+def _until(ready, what, server=None, log=None, timeout=WAIT_MS / 1000):
+    """Poll `ready()` until it is truthy (a bounded wait on the server's state, not a sleep)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if server.poll() is not None:
+        if server is not None and server.poll() is not None:
             pytest.fail(f"JupyterLab exited: {log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"JupyterLab did not start in {timeout} s: {log.read_text()[-2000:]}")
+        value = ready()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"waited {timeout:.0f} s for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -106,67 +127,145 @@ def browser():
         b.close()
 
 
-def _image_src(page, index):
-    return page.locator(".jp-OutputArea-output .widget-image").nth(index).get_attribute("src")
-
-
-
-@pytest.mark.parametrize("name", list(SMALL))
-def test_notebook_in_chromium(lab, browser, name):
+@pytest.fixture
+def notebook(lab, browser, request):
+    """A page with the test's notebook open on its kernel, idle; a screenshot after. The
+    session is made through the REST API first, so the page finds its kernel chosen and never asks."""
+    url, root = lab
+    name = request.param
+    assert _api(url, "sessions", {"path": name, "name": name, "type": "notebook", "kernel": {"name": "python3"}})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(WAIT_MS)
+    stem = name.removesuffix(".ipynb")
     out = REPO / "result" / "browser"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"FAILED-{name.removesuffix('.ipynb')}.png").unlink(missing_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(180_000)  # kernels start slowly on a busy 2-core machine
-    try:
-        _run_all_and_drag(page, f"{lab}/lab/workspaces/{name.removesuffix('.ipynb')}/tree/{name}", name)
-    except Exception:
-        page.screenshot(path=str(out / f"FAILED-{name.removesuffix('.ipynb')}.png"), full_page=True)
-        raise
-    page.screenshot(path=str(out / f"{name.removesuffix('.ipynb')}.png"), full_page=True)
+    page.goto(f"{url}/lab/workspaces/{stem}/tree/{name}")
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    yield page, root
+    page.screenshot(path=str(out / f"{stem}.png"), full_page=True)  # as the test left it, passed or not
     page.close()
 
 
-def _run_all(page, tries=4):
-    """Run > Run All Cells; a click that lands before the kernel is really connected runs nothing: try again."""
-    started = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
-                     .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
+def _run_all(page, tries=3):
+    """Run > Run All Cells, then wait until every code cell shows a new execution count and none raised. A click
+    that reaches a kernel still connecting runs nothing (no cell shows [*]): it is clicked again."""
+    counts = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+                .map(p => (p.textContent.match(/\\[(\\d+|\\*)\\]/) || [])[1] || null)"""
+    before = page.evaluate(counts)
     for _ in range(tries):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         try:
-            page.wait_for_function(started, timeout=20_000)
-            return
+            page.wait_for_function(f"(before) => ({counts})().some((c, i) => c !== before[i])", arg=before,
+                                   timeout=30_000)
+            break
         except PlaywrightTimeout:
             continue
-    pytest.fail("Run All Cells started no cell")
+    page.wait_for_function(f"""(before) => {{ const now = ({counts})();
+        return now.length && now.every((c, i) => c !== null && c !== '*' && c !== before[i]); }}""", arg=before)
+    assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, "a cell wrote to stderr"
 
 
-def _run_all_and_drag(page, url, name):
-    page.goto(url)
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
-    news = page.locator(".jp-toast-button", has_text="No")
-    if news.count():
-        news.first.click()
-    _run_all(page)
-    page.wait_for_function("""() => {  // every code cell has run once each shows an execution count
-        const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-        return prompts.length && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-    }""")
-    assert page.locator("[data-mime-type='application/vnd.jupyter.stderr'] .ansi-red-fg").count() == 0, "a cell raised"
-    if name == "learn.ipynb":  # training runs in the background: wait for its end, then scrub back
-        page.locator(".widget-html", has_text="saved").wait_for()
-        slider = page.locator(".widget-slider").first
-    else:
-        slider = page.locator(".widget-slider", has=page.locator(f"label:text-is('{SLIDER[name]}')"))
-    before = _image_src(page, 0)
+def _src(images, i=0):
+    return images.nth(i).get_attribute("src")
+
+
+def _drag(page, slider, dx):
+    """Drag a slider's handle by dx pixels, as a mouse would."""
     slider.scroll_into_view_if_needed()
     box = slider.locator(".noUi-handle").bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
-    page.mouse.move(x + (-60 if name == "learn.ipynb" else 40), y, steps=5)
+    page.mouse.move(x + dx, y, steps=8)
     page.mouse.up()
-    page.wait_for_function("([i, src]) => document.querySelectorAll('.jp-OutputArea-output .widget-image')[i]"
-                           ".getAttribute('src') !== src", arg=[0, before])
-    page.locator(".jp-OutputArea-output .widget-image").first.scroll_into_view_if_needed()
+
+
+def _slider(page, label):
+    return page.locator(".widget-slider", has=page.locator(f"label:text-is('{label}')")).first
+
+
+def _wait_for_change(page, selector, i, before):
+    page.wait_for_function("([sel, i, src]) => document.querySelectorAll(sel)[i].getAttribute('src') !== src",
+                           arg=[selector, i, before])
+
+
+def _until_epoch(page, n):
+    """Until the training monitor's status says epoch n or later."""
+    page.wait_for_function("""(n) => [...document.querySelectorAll('.widget-html')]
+        .some(h => +((h.textContent.match(/^epoch (\\d+): PSNR/) || [])[1] || 0) >= n)""", arg=n)
+
+
+@pytest.mark.parametrize("notebook", ["learn.ipynb"], indirect=True)
+def test_learn_run_twice_stop_keep_the_better_net_scrub_epochs(notebook):
+    page, root = notebook
+    shipped = (root / "W-100" / "2.npz").read_bytes()
+    _run_all(page)
+    _until_epoch(page, 3)  # training runs in the background
+    _run_all(page)  # Run All again while it trains: the earlier run is stopped, and the page says so
+    page.locator(OUTPUT, has_text="An earlier run of picture 2 was still training").wait_for()
+    _until_epoch(page, 5)
+    page.locator(".widget-button", has_text="Stop").click()
+    kept = page.locator(".widget-html").filter(has_text=re.compile(r"^stopped: best PSNR .* kept W-100/2\.npz"))
+    kept.wait_for()  # the shipped net is better than a few epochs' one
+    assert (root / "W-100" / "2.npz").read_bytes() == shipped
+    assert "(best)" in page.locator(".widget-slider .widget-readout").first.inner_text()
+    assert page.locator("svg polyline").count() == 1  # the live PSNR curve
+    images = page.locator(f"{OUTPUT} .widget-image")
+    before = _src(images)
+    _drag(page, _slider(page, "epoch"), -200)  # back to an early snapshot
+    _wait_for_change(page, f"{OUTPUT} .widget-image", 0, before)
+    page.locator(".widget-html", has_text="showing epoch").wait_for()
+    assert kept.count() == 1  # scrubbing left the save message alone
+
+
+@pytest.mark.parametrize("notebook", ["transition.ipynb"], indirect=True)
+def test_transition_plays_the_gif_without_storing_it_and_scrubs(notebook):
+    page, root = notebook
+    _run_all(page)
+    page.locator(OUTPUT, has_text="GIF: result/transition.gif").wait_for()
+    assert page.locator(OUTPUT, has_text="7 frames: result/transition/").count() == 1
+    page.locator(f"{OUTPUT} .widget-image >> nth=1").wait_for()  # the scrubber's picture, then the GIF
+    images = page.locator(f"{OUTPUT} .widget-image")
+    before = _src(images)
+    _drag(page, _slider(page, "t"), 120)
+    _wait_for_change(page, f"{OUTPUT} .widget-image", 0, before)
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Save Notebook").first.click()
+    _until(lambda: _has_run(root / "transition.ipynb"), "the notebook to be saved")
+    saved = (root / "transition.ipynb").read_text()
+    assert "image/gif" not in saved and len(saved) < 100_000  # no GIF in the file
+
+
+def _has_run(path):
+    """Whether the notebook file at `path` was saved after its cells ran."""
+    return all(c.get("execution_count") for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("notebook", ["two_images.ipynb"], indirect=True)
+def test_two_images_shows_the_weights_it_uses_and_saves_once_with_progress(notebook):
+    page, root = notebook
+    _run_all(page)
+    readout = _slider(page, "m_precise").locator(".widget-readout")
+    assert readout.inner_text() == "0.300"  # M_PRECISE = 0.3, shown as it is used
+    images = page.locator(f"{OUTPUT} .widget-image")
+    before = _src(images)
+    _drag(page, _slider(page, "m_precise"), 60)
+    _wait_for_change(page, f"{OUTPUT} .widget-image", 0, before)
+    page.locator(".widget-html", has_text="preview: loss per pixel").wait_for()
+    shown = float(readout.inner_text())
+    assert shown != 0.3
+    button = page.locator(".widget-button", has_text="Save full size")
+    page.evaluate("""(button) => { window.seen = {disabled: false, progress: false};
+        new MutationObserver(() => {
+            window.seen.disabled ||= button.disabled;
+            window.seen.progress ||= [...document.querySelectorAll('.widget-inline-hbox .progress')]
+                .some(p => p.closest('.widget-inline-hbox').style.visibility !== 'hidden');
+        }).observe(document.body, {subtree: true, attributes: true, childList: true}); }""", button.element_handle())
+    (root / "result" / "hybrid.png").unlink()  # the notebook's own save made it
+    button.click()
+    button.click(force=True)  # a second, impatient click while it works
+    saved = page.locator(".widget-html", has_text=f"saved result/hybrid.png (64x64, m_precise {shown:g},")
+    saved.wait_for()
+    assert page.evaluate("window.seen") == {"disabled": True, "progress": True}
+    assert (root / "result" / "hybrid.png").is_file()

@@ -1,6 +1,11 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from conftest import REPO
 from morphlib.errors import MorphError
 from morphlib.hybrid import Blender, gauss_kernel, hybrid, hybrid_fft
 
@@ -82,3 +87,20 @@ def test_fft_baseline_same_api():
     assert r.loss == pytest.approx(numpy_loss(r.image, near, far, 15, 3, 0.1, 1.0), rel=1e-6)
     tuned = hybrid(near, far, steps=50)  # starts from the baseline and improves on it
     assert tuned.loss < r.loss
+
+
+@pytest.mark.parametrize("fake", [True, False])
+def test_tensorflows_start_up_lines_are_dropped_and_other_stderr_kept(tmp_path, fake):
+    """Its start-up lines showed as a pink error block above the tuner; real complaints must still show."""
+    if fake:  # a stand-in that writes what TensorFlow's C++ start-up writes, and one line that matters
+        (tmp_path / "tensorflow.py").write_text(
+            "import os\n"
+            "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written\\n')\n"
+            "os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. You may see ...\\n')\n"
+            "os.write(2, b'E0000 something real went wrong\\n')\n")
+    path = os.pathsep.join([str(tmp_path), str(REPO)])
+    run = subprocess.run([sys.executable, "-c", "from morphlib.hybrid import _tensorflow; _tensorflow()"],
+                         env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "absl" not in run.stderr and "oneDNN" not in run.stderr
+    assert ("something real went wrong" in run.stderr) == fake

@@ -16,10 +16,27 @@ def test_training_monitor_runs_snapshots_and_slider(workspace):
     m = TrainingMonitor(Job(picture=1, hidden=8, epochs=6, root=workspace), snapshot_every=2)
     m.start(wait=True)
     assert m.path.is_file() and m.result.epochs >= 1
-    assert [s[0] for s in m.snapshots] == [1, 2, 4, 6] and m.slider.max == 3
+    epochs = [s[0] for s in m.snapshots]
+    assert set(epochs) >= {1, 2, 4, 6, m.result.epochs} and epochs == sorted(set(epochs))
+    labels = [label for label, _ in m.slider.options]
+    assert labels[epochs.index(m.result.epochs)] == f"{m.result.epochs} (best)"  # the slider speaks in epochs
+    assert m.slider.label == f"{m.result.epochs} (best)"  # and ends on the saved net
+    saved = m.status.value
+    assert "saved" in saved and len(m.scores) == 6 and "<polyline" in m.curve.value  # the live PSNR curve
     m.slider.value = 0
-    assert m.output.value == m.snapshots[0][2] and "epoch 1" in m.status.value
-    assert "saved" not in m.status.value  # the slider took over the status line
+    assert m.output.value == m.snapshots[0][2] and "epoch 1:" in m.view.value
+    assert m.status.value == saved  # scrubbing leaves the save message alone
+
+
+def test_a_new_run_of_the_same_picture_stops_the_old_one_visibly(workspace):
+    old = TrainingMonitor(Job(picture=1, hidden=8, epochs=100000, root=workspace), snapshot_every=1)
+    old.start()
+    _wait_for_a_snapshot(old)
+    new = TrainingMonitor(Job(picture=1, hidden=8, epochs=3, root=workspace), snapshot_every=1)
+    new.start(wait=True)
+    assert not old.thread.is_alive() and old.result.stopped == "stopped" and old.path.is_file()
+    assert "newer run" in old.status.value and new.error is None and new.result.epochs >= 1
+    assert "earlier run of picture 1" in new.notice.value and "newer run" in new.notice.value
 
 
 def test_stop_button_stops_training(workspace):
@@ -63,11 +80,27 @@ def test_hybrid_tuner_live_preview_and_save(tmp_path):
     assert "centre-cropped" in t.message and t.blender.steps == 5
     before = t.preview.value
     t.m_blurred.value = 5.0
-    assert t.preview.value != before and t.blender.steps == 10 and "after 10 steps" in t.status.value
+    assert t.preview.value != before and t.blender.steps == 10 and "after 5 more steps" in t.status.value
     t.sigma.value = 6.0
     assert t.blender.steps == 15
     report, path = t.save(steps=3)
-    assert path.is_file() and report.image.shape == near.shape and "saved" in t.status.value
+    assert path.is_file() and report.image.shape == near.shape and "saved" in t.saved.value
+    per_pixel = report.loss / (near.shape[0] * near.shape[1])
+    assert f"loss per pixel {per_pixel:.4f}" in t.saved.value  # the preview's measure, at full size
+
+
+def test_hybrid_tuner_shows_the_weight_it_uses_and_saves_once_in_the_background(tmp_path):
+    from morphlib.widgets import HybridTuner
+
+    rng = np.random.default_rng(0)
+    near, far = rng.random((24, 24, 3)).astype(np.float32), rng.random((24, 24, 3)).astype(np.float32)
+    t = HybridTuner(near, far, m_precise=0.3, steps=5, preview=12, out=tmp_path / "h.png")
+    assert t.m_precise.value == 0.3 and float(t.blender.s["m"].numpy()[0]) == pytest.approx(0.3)
+    first = t.save_in_background(steps=20)
+    assert t.save_button.disabled and t.save_in_background() is None  # a second click queues nothing
+    first.join(120)
+    assert not first.is_alive() and not t.save_button.disabled and 0 < t.save_progress.value <= 20
+    assert "saved" in t.saved.value and "m_precise 0.3," in t.saved.value and (tmp_path / "h.png").is_file()
 
 
 def test_interrupt_stops_background_training_and_keeps_the_best(workspace):
