@@ -99,8 +99,9 @@ def _transition(a):
         bar.update(1)
 
     try:
-        out = parallel.write_transition(a.sequence, **_options(a, transition.write_transition, on_frame=show),
-                                        **_options(a, parallel.write_transition))
+        options = _options(a, transition.write_transition, on_frame=show)
+        del options["renderer"]  # parallel.write_transition's own
+        out = parallel.write_transition(a.sequence, **options, **_options(a, parallel.write_transition))
     except KeyboardInterrupt:
         bar.close()
         print(f"interrupted after {written} frames: no movie was written; PNG frames written are complete",

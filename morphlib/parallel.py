@@ -43,24 +43,30 @@ class Outcome:
 def pictures(items, job: Job = None) -> list:
     """Jobs for `items`: picture numbers ("3"), ranges ("5-9"), paths, and folders (their numbered pictures; the
     folder becomes the jobs' img_dir), each a copy of `job` (default Job()) with its picture; Jobs as they are."""
-    job, jobs = job or Job(), []
-    for item in [items] if isinstance(items, (str, Path, int)) else items:
-        text, folder = str(item), Path(job.root) / str(item)
-        span = re.fullmatch(r"(\d+)-(\d+)", text)
-        if isinstance(item, Job):
-            jobs.append(item)
-        elif span:
-            jobs += [dataclasses.replace(job, picture=n) for n in range(int(span[1]), int(span[2]) + 1)]
-        elif not text.isdigit() and folder.is_dir():
-            found = numbered_images(folder)
-            if not found:
-                raise MorphError(f"{folder}/ holds no numbered pictures (1.png, 2.jpg, ...): name them by number")
-            jobs += [dataclasses.replace(job, picture=n, img_dir=str(item)) for n in found]
-        else:
-            jobs.append(dataclasses.replace(job, picture=item))
+    job = job or Job()
+    jobs = [j for item in ([items] if isinstance(items, (str, Path, int)) else items) for j in _jobs(item, job)]
     if not jobs:
         raise MorphError("no pictures given: name numbers (1 2 5-9), files or a folder")
     return jobs
+
+
+def _jobs(item, job: Job) -> list:
+    if isinstance(item, Job):
+        return [item]
+    text, folder = str(item), Path(job.root) / str(item)
+    span = re.fullmatch(r"(\d+)-(\d+)", text)
+    if span:
+        first, last = int(span[1]), int(span[2])
+        if last < first or last - first >= checks.MAX_FRAMES:
+            raise MorphError(f"pictures {text}: give a range from a smaller number to a bigger one, like 5-9, "
+                             f"of fewer than {checks.MAX_FRAMES:,} pictures")
+        return [dataclasses.replace(job, picture=n) for n in range(first, last + 1)]
+    if text.isdigit() or not folder.is_dir():
+        return [dataclasses.replace(job, picture=item)]
+    found = numbered_images(folder)
+    if not found:
+        raise MorphError(f"{folder}/ holds no numbered pictures (1.png, 2.jpg, ...): name them by number")
+    return [dataclasses.replace(job, picture=n, img_dir=str(item)) for n in found]
 
 
 def learn_all(items, job: Job = None, *, jobs=None, scheduler=None, time_limit=None, on_picture=None) -> list:
@@ -112,6 +118,8 @@ def _outcome(name, result, path) -> Outcome:
 
 def _learn_on_cluster(todo, names, finish, jobs, scheduler, time_limit):
     """Train on the workers, save here as each picture ends, under the locks taken before any work starts."""
+    from dask.distributed import as_completed
+
     with ExitStack() as locks, cluster(jobs, scheduler) as client:
         futures = {}
         for i, job in enumerate(todo):
@@ -123,8 +131,6 @@ def _learn_on_cluster(todo, names, finish, jobs, scheduler, time_limit):
                 continue
             futures[client.submit(trained, job, time_limit=time_limit, pure=False,
                                    key=f"learn-{i}-{names[i]}")] = i, job
-        from dask.distributed import as_completed
-
         try:
             for future in as_completed(futures):
                 i, job = futures[future]
@@ -159,11 +165,11 @@ def cluster(jobs=None, scheduler=None):
     workers = jobs or os.cpu_count() or 1
     env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}
     with dask.config.set(env), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None) as local, Client(local) as client:
+                                            dashboard_address=":0") as local, Client(local) as client:  # any free port
         yield client
 
 
-def workers(client) -> int:
+def _worker_count(client) -> int:
     return max(1, len(client.scheduler_info()["workers"]))
 
 
@@ -181,8 +187,8 @@ def _frames(client, plan, nets, size, *, align=False, uint8=False, **options):
     """transition.frames over the workers: chunks of a link's frames rendered there, yielded here in order, with
     at most IN_FLIGHT chunks per worker waiting."""
     w, h = transition.parse_size(size)
-    ahead = IN_FLIGHT * workers(client)
-    most = max(1, min(transition.group_size((w, h), uint8), math.ceil(len(plan) / workers(client))))
+    count = _worker_count(client)
+    most = max(1, min(transition.group_size((w, h), uint8), math.ceil(len(plan) / count)))
     pairs, waiting = {}, deque()
     for src, dst, ts in transition.groups(plan, most):
         if (src, dst) not in pairs:
@@ -190,7 +196,7 @@ def _frames(client, plan, nets, size, *, align=False, uint8=False, **options):
         chunk = [(src, dst, t) for t in ts]
         sub = {src: pairs[src, dst][0], dst: pairs[src, dst][1]}
         waiting.append(client.submit(_chunk, chunk, sub, size, uint8=uint8, pure=False, **options))
-        while len(waiting) > ahead:
+        while len(waiting) > IN_FLIGHT * count:
             yield from waiting.popleft().result()
     while waiting:
         yield from waiting.popleft().result()

@@ -56,7 +56,7 @@ def test_transition_notebook(tmp_path):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not any("image/gif" in o.get("data", {}) for o in outputs)  # the GIF is played, not stored
     assert len(nbformat.writes(nbformat.v4.new_notebook(cells=nb.cells))) < 50_000
-    assert len(list((tmp_path / "result" / "transition").glob("*.png"))) == 5
+    assert len(list((tmp_path / "result" / "transition").glob("*.png"))) == 5  # FRAMES = True
     assert (tmp_path / "result" / "transition.gif").is_file() and (tmp_path / "result" / "transition.mp4").is_file()
 
 

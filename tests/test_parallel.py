@@ -44,7 +44,7 @@ def test_a_failing_picture_is_named_and_the_others_are_saved(workspace, capsys, 
     assert not list((workspace / "W-6").glob(".*.lock"))  # the locks were let go
 
 
-def test_chunks_rendered_on_workers_are_the_frames_made_here(workspace):
+def test_chunks_rendered_on_workers_are_the_frames_made_here(workspace, monkeypatch, capsys):
     parallel.learn_all(["1-3"], Job(root=str(workspace), **TINY), jobs=1)
     options = dict(hidden=6, size="20x12", fit="pad", mp4=True, frames=True, align=True, root=workspace)
     here = write_transition("1>2:5, 2>3:4", out=workspace / "here", **options)
@@ -53,6 +53,9 @@ def test_chunks_rendered_on_workers_are_the_frames_made_here(workspace):
     assert imageio_ffmpeg.count_frames_and_secs(str(there["mp4"]))[0] == 8
     for a, b in zip(here["frames"], there["frames"], strict=True):
         np.testing.assert_array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+    monkeypatch.chdir(workspace)
+    assert main(["transition", "1-3:3", "-H", "6", "--size", "8", "--gif", "--jobs", "2", "--quiet"]) == 0
+    assert "5 frames" in capsys.readouterr().out and (workspace / "result" / "transition.gif").is_file()
 
 
 def test_one_job_runs_here_without_dask(workspace):
