@@ -1,9 +1,17 @@
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
+from jupyter_client.manager import start_new_kernel
 
+from conftest import REPO
+from morphlib.encoding import make_encoding
 from morphlib.learn import Job
-from morphlib.mlp import render
-from morphlib.widgets import TrainingMonitor
+from morphlib.mlp import init_net, render
+from morphlib.weights import save_net, weights_file
+from morphlib.widgets import HybridTuner, TrainingMonitor, TransitionScrubber
 
 
 def _wait_for_a_snapshot(monitor, timeout=120):
@@ -55,9 +63,6 @@ def test_monitor_reports_errors(workspace):
 
 
 def test_transition_scrubber_updates_on_drag(tmp_path):
-    from morphlib.mlp import init_net
-    from morphlib.weights import save_net, weights_file
-    from morphlib.widgets import TransitionScrubber
 
     for n in (1, 2):
         save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
@@ -72,7 +77,6 @@ def test_transition_scrubber_updates_on_drag(tmp_path):
 
 
 def test_hybrid_tuner_live_preview_and_save(tmp_path):
-    from morphlib.widgets import HybridTuner
 
     rng = np.random.default_rng(0)
     near, far = rng.random((40, 30, 3)).astype(np.float32), rng.random((20, 20, 3)).astype(np.float32)
@@ -90,7 +94,6 @@ def test_hybrid_tuner_live_preview_and_save(tmp_path):
 
 
 def test_hybrid_tuner_shows_the_weight_it_uses_and_saves_once_in_the_background(tmp_path):
-    from morphlib.widgets import HybridTuner
 
     rng = np.random.default_rng(0)
     near, far = rng.random((24, 24, 3)).astype(np.float32), rng.random((24, 24, 3)).astype(np.float32)
@@ -104,9 +107,6 @@ def test_hybrid_tuner_shows_the_weight_it_uses_and_saves_once_in_the_background(
 
 
 def test_interrupt_stops_background_training_and_keeps_the_best(workspace):
-    import os
-    import signal
-
     m = TrainingMonitor(Job(picture=1, hidden=8, epochs=100000, root=workspace), snapshot_every=1)
     m.start()
     _wait_for_a_snapshot(m)
@@ -119,13 +119,6 @@ def test_interrupt_stops_background_training_and_keeps_the_best(workspace):
 
 def test_kernel_interrupt_stops_background_training(workspace):
     """In Jupyter an interrupt arrives while the kernel is idle and training runs on its worker thread."""
-    import os
-    import time
-
-    from jupyter_client.manager import start_new_kernel
-
-    from conftest import REPO
-
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(workspace), env=env)
     out = []
@@ -148,3 +141,16 @@ def test_kernel_interrupt_stops_background_training(workspace):
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     assert "stopped True\n" in out and "alive\n" in out
+
+
+def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
+
+    save_net(init_net(6, seed=1), weights_file(1, 6, tmp_path))
+    save_net(init_net(6, seed=2), weights_file(2, 6, tmp_path))
+    save_net(init_net(6, make_encoding("fourier", features=4), seed=3), weights_file(3, 6, tmp_path))
+    s = TransitionScrubber(6, size=16, root=tmp_path)
+    assert int(s.t.layout.width.removesuffix("px")) >= 600  # -0.5 .. 1.5 in steps one can aim at
+    s.b.value = "3"  # a net of another encoding: cannot morph
+    assert "error" in s.status.value and s.image.layout.display == "none"
+    s.b.value = "2"
+    assert "error" not in s.status.value and s.image.layout.display is None
