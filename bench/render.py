@@ -12,8 +12,8 @@ from threadpoolctl import threadpool_limits
 
 from bench.load import busy
 from morphlib.encoding import make_encoding
-from morphlib.mlp import init_net, render, render_morph
-from morphlib.transition import group_size, interpolate
+from morphlib.mlp import init_net, interpolate, render, render_morph
+from morphlib.transition import group_size
 
 
 def numpy_threads(net, height, width=None):

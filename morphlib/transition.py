@@ -11,12 +11,7 @@ from .backend import namespace
 from .encoding import FIT, view
 from .errors import MorphError
 from .images import atomic_path
-from .mlp import (
-    Net,
-    check_compatible,
-    interpolate,  # noqa: F401 (transitions' own word: the scrubber and benches take it from here)
-    render_morph,
-)
+from .mlp import Net, check_compatible, interpolate, render_morph
 from .movie import GIF_SIZE, Movie
 from .weights import load_numbered, read_meta, weights_file
 

@@ -5,8 +5,8 @@ from PIL import Image
 from morphlib.align import align, permute
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
-from morphlib.mlp import init_net, render
-from morphlib.transition import Link, frame_plan, frames, interpolate, parse_sequence, parse_size, write_transition
+from morphlib.mlp import init_net, interpolate, render
+from morphlib.transition import Link, frame_plan, frames, parse_sequence, parse_size, write_transition
 from morphlib.weights import save_net, weights_file
 
 
