@@ -8,6 +8,7 @@ from pathlib import Path
 import ipywidgets as W
 from IPython import get_ipython
 from IPython.display import display
+from PIL import Image
 
 from . import parallel
 from .errors import MorphError
@@ -232,14 +233,16 @@ class TransitionScrubber:
 
 
 def movie_view(result, width=None):
-    """What write_transition wrote, one line each, and its GIF playing: the GIF goes to the browser, not into
-    the notebook file (widget state is not saved with it)."""
+    """What write_transition wrote, one line each, and its GIF playing at its own size (or `width` pixels wide):
+    the GIF goes to the browser, not into the notebook file (widget state is not saved with it)."""
     pngs = f" in {result['frames'][0].parent}/" if result.get("frames") else ""
     lines = [f"{result['count']} frames{pngs}"]
     lines += [f"{kind.upper()}: {result[kind]}" for kind in ("gif", "mp4") if result.get(kind)]
     text = W.HTML("<br>".join(lines))
     if not result.get("gif"):
         return text
+    with Image.open(result["gif"]) as im:
+        width = width or im.width
     gif = W.Image(value=Path(result["gif"]).read_bytes(), format="gif", width=width)
     return W.VBox([text, gif])
 

@@ -10,8 +10,9 @@ from conftest import REPO
 from morphlib.encoding import make_encoding
 from morphlib.learn import Job
 from morphlib.mlp import init_net, render
+from morphlib.transition import write_transition
 from morphlib.weights import save_net, weights_file
-from morphlib.widgets import HybridTuner, TrainingMonitor, TransitionScrubber
+from morphlib.widgets import HybridTuner, TrainingMonitor, TransitionScrubber, movie_view
 
 
 def _wait_for_a_snapshot(monitor, timeout=120):
@@ -154,3 +155,12 @@ def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
     assert "error" in s.status.value and s.image.layout.display == "none"
     s.b.value = "2"
     assert "error" not in s.status.value and s.image.layout.display is None
+
+
+def test_movie_view_lists_the_files_and_plays_the_gif_at_its_size(tmp_path):
+    for n in (1, 2):
+        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
+    out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result")
+    view = movie_view(out)
+    text, gif = view.children
+    assert text.value == f"3 frames<br>GIF: {out['gif']}" and gif.format == "gif" and gif.width == "40"
