@@ -1,10 +1,12 @@
 """The browser test, run again and again while other processes keep every core busy (a second kernel, a browser):
-it must stay green. Usage: python -m bench.browser [--runs 10] [--busy 2]"""
+it must stay green. A red run's pytest output goes to result/browser/FAILED-run<i>.log.
+Usage: python -m bench.browser [--runs 10] [--busy 2]"""
 import argparse
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from bench.load import busy
 
@@ -22,6 +24,9 @@ def main():
             start = time.perf_counter()
             run = subprocess.run(cmd, env=env, capture_output=True, text=True)
             green += run.returncode == 0
+            if run.returncode:  # what failed, beside the test's own FAILED-*.png and server log
+                Path("result/browser").mkdir(parents=True, exist_ok=True)
+                Path(f"result/browser/FAILED-run{i}.log").write_text(run.stdout + run.stderr)
             last = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-200:]
             print(f"run {i}: {'green' if run.returncode == 0 else 'RED'} in {time.perf_counter() - start:.0f} s, "
                   f"load average {os.getloadavg()[0]:.1f}: {last}", flush=True)

@@ -255,8 +255,13 @@ def test_transition_plays_the_gif_without_storing_it_and_scrubs(notebook):
 
 
 def _has_run(path):
-    """Whether the notebook file at `path` was saved after its cells ran."""
-    return all(c.get("execution_count") for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    """Whether the notebook file at `path` was saved after its cells ran (the server writes it in place: a file
+    read half-written is not saved yet)."""
+    try:
+        cells = nbformat.read(path, as_version=4).cells
+    except ValueError:
+        return False
+    return all(c.get("execution_count") for c in cells if c.cell_type == "code")
 
 
 @pytest.mark.parametrize("notebook", ["two_images.ipynb"], indirect=True)
