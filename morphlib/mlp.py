@@ -302,7 +302,7 @@ def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(
     """Frames t of the way from net A to net B for each t of `ts`, a numpy (len(ts), height, width, 3) array (B
     None: A's picture, ts [0]); as render(interpolate(a, b, t)) gives them, to float32 rounding, for less: the
     first layer's weights mix linearly, so its pre-activations over a block of rows are computed once for A and
-    B and mixed per frame, z1(t) = z1A + t (z1B - z1A). Options as render's."""
+    B and mixed per frame, z1(t) = (1 - t) z1A + t z1B (exact at both ends). Options as render's."""
     width = height if width is None else width
     w, h = check_size((width, height))
     xp = a.xp if device is None else namespace(device)
@@ -316,12 +316,8 @@ def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(
     rows = max(1, (chunk or RENDER_CHUNK[kind(xp)]) // w)
     for r in range(0, h, rows):
         z0, *z1 = (first(ys[r:min(r + rows, h)]) for first in firsts)
-        dz = z1[0] - z0 if z1 else None
         for i, (t, ((_, _, act1), *rest)) in enumerate(zip(ts, mixed)):
-            a1 = z0 if dz is None else t * dz
-            if dz is not None:
-                a1 += z0
-            a1 = act1(a1)
+            a1 = act1((1 - t) * z0 + t * z1[0] if z1 else z0)
             for W, bias, act in rest:
                 a1 = a1 @ W
                 a1 += bias

@@ -164,3 +164,11 @@ def test_bad_settings():
         train(init_net(4), gradient_picture(), optimizer="lbfgs")
     with pytest.raises(MorphError, match="hidden size"):
         init_net(0)
+
+
+def test_a_links_frames_are_its_nets_pictures_exactly_at_both_ends():
+    enc = make_encoding("fourier", features=16)
+    a, b = init_net(8, enc, seed=1), init_net(8, enc, seed=2)
+    ends = render_morph(a, b, [0.0, 1.0], 12, 10)
+    np.testing.assert_array_equal(ends[0], render(a, 12, 10))
+    np.testing.assert_array_equal(ends[1], render(b, 12, 10))
