@@ -301,23 +301,26 @@ def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(
                  device=None, uint8=False, rounding=True) -> np.ndarray:
     """Frames t of the way from net A to net B for each t of `ts`, a numpy (len(ts), height, width, 3) array (B
     None: A's picture, ts [0]); as render(interpolate(a, b, t)) gives them, to float32 rounding, for less: the
-    first layer's weights mix linearly, so its pre-activations over a block of rows are computed once for A and
-    B and mixed per frame, z1(t) = (1 - t) z1A + t z1B (exact at both ends). Options as render's."""
+    first layer's weights mix linearly, so for Fourier nets (whose features cost most) its pre-activations over a
+    block of rows are computed once for A and B and mixed per frame, z1(t) = (1 - t) z1A + t z1B (exact at both
+    ends); other nets' first layers are cheap and made from the mixed weights. Options as render's."""
     width = height if width is None else width
     w, h = check_size((width, height))
     xp = a.xp if device is None else namespace(device)
     ts = [float(np.float32(t)) for t in ts]  # the t the mixed weights are made with
     mixed = [_render_layers((a if b is None else interpolate(a, b, t)).to(xp)) for t in ts]
-    enc, nets = a.encoding, [net.to(xp) for net in (a, b) if net is not None]
-    firsts = [_first_layer(enc, *_render_layers(net)[0][:2], positions(w, enc, xp, window=window[0]))
-              for net in nets]
+    enc, xs = a.encoding, positions(w, a.encoding, xp, window=window[0])
+    shared = b is not None and enc["kind"] == "fourier"
+    firsts = [_first_layer(enc, *_render_layers(n.to(xp))[0][:2], xs) for n in (a, b)] if shared else \
+        [_first_layer(enc, W1, b1, xs) for (W1, b1, _), *_ in mixed]
     ys = positions(h, enc, xp, window=window[1])
     out = xp.empty((len(mixed), h, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
     rows = max(1, (chunk or RENDER_CHUNK[kind(xp)]) // w)
     for r in range(0, h, rows):
-        z0, *z1 = (first(ys[r:min(r + rows, h)]) for first in firsts)
+        y = ys[r:min(r + rows, h)]
+        za, zb = (first(y) for first in firsts) if shared else (None, None)
         for i, (t, ((_, _, act1), *rest)) in enumerate(zip(ts, mixed)):
-            a1 = act1((1 - t) * z0 + t * z1[0] if z1 else z0)
+            a1 = act1((1 - t) * za + t * zb if shared else firsts[i](y))
             for W, bias, act in rest:
                 a1 = a1 @ W
                 a1 += bias
