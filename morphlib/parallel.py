@@ -7,6 +7,8 @@ import dataclasses
 import math
 import os
 import re
+import signal
+import threading
 from collections import deque
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -15,7 +17,7 @@ from . import checks, transition
 from .errors import MorphError
 from .images import numbered_images
 from .learn import Job, learn, save, trained
-from .weights import lock
+from .weights import lock, weights_dir
 
 # Set in a LocalCluster's worker processes before they start: one BLAS thread each (2 workers on 2 cores must not
 # fight), and glibc's heap kept for numpy's temporaries: Dask's own MALLOC_TRIM_THRESHOLD_=65536 fixes the mmap
@@ -74,7 +76,7 @@ def learn_all(items, job: Job = None, *, jobs=None, scheduler=None, time_limit=N
     `time_limit` seconds each), `jobs` at a time (None: one per core; 1: one after the other in this process) or
     on the cluster at `scheduler`. on_picture(outcome, done, total) as each picture ends. Returns the Outcomes in
     the pictures' order; a picture that fails (a bad file, a diverged net, a dead worker) fails alone. Ctrl-C
-    stops the run, keeping the pictures already saved."""
+    stops the run, with the best nets so far of the pictures under way saved as a single `learn` saves them."""
     todo, jobs = pictures(items, job), checks.optional(checks.whole, "jobs", jobs, 1, MAX_JOBS)
     time_limit = checks.optional(checks.real, "time_limit", time_limit, 0)
     names = [j.name() if _named(j) else str(j.picture) for j in todo]
@@ -117,10 +119,13 @@ def _outcome(name, result, path) -> Outcome:
 
 
 def _learn_on_cluster(todo, names, finish, jobs, scheduler, time_limit):
-    """Train on the workers, save here as each picture ends, under the locks taken before any work starts."""
+    """Train on the workers, save here as each picture ends, under the locks taken before any work starts. Ctrl-C
+    asks the workers to stop after their epoch: their best nets so far come back and are saved, pictures not
+    started yet are not learned, then KeyboardInterrupt; a second Ctrl-C stops at once."""
     from dask.distributed import as_completed
 
-    with ExitStack() as locks, cluster(jobs, scheduler) as client:
+    flag = weights_dir(todo[0].hidden, Path(todo[0].root).resolve()) / f".stop-{os.getpid()}"
+    with ExitStack() as locks, cluster(jobs, scheduler) as client, _stop_flag_on_interrupt(flag) as interrupted:
         futures = {}
         for i, job in enumerate(todo):
             try:
@@ -129,7 +134,7 @@ def _learn_on_cluster(todo, names, finish, jobs, scheduler, time_limit):
             except MorphError as e:
                 finish(i, Outcome(names[i], error=str(e)))
                 continue
-            futures[client.submit(trained, job, time_limit=time_limit, pure=False,
+            futures[client.submit(_train, job, time_limit, str(flag), pure=False,
                                    key=f"learn-{i}-{names[i]}")] = i, job
         try:
             for future in as_completed(futures):
@@ -138,13 +143,54 @@ def _learn_on_cluster(todo, names, finish, jobs, scheduler, time_limit):
         except KeyboardInterrupt:
             client.cancel(list(futures))
             raise
+        if interrupted():
+            raise KeyboardInterrupt
+
+
+class _Flag:
+    """A stop event that workers anywhere share through the project's folder: set once the file exists."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def is_set(self) -> bool:
+        return self.path.exists()
+
+
+def _train(job, time_limit, flag):
+    """trained(job) on a worker, stopping after the epoch in which `flag` appears; None if it was there before."""
+    stop = _Flag(flag)
+    return None if stop.is_set() else trained(job, time_limit=time_limit, stop=stop)
+
+
+@contextmanager
+def _stop_flag_on_interrupt(flag: Path):
+    """While the block runs, the first Ctrl-C (SIGINT) creates `flag` instead of raising; the next one raises.
+    Yields a function telling whether it came. Signals can only be caught in the main thread: elsewhere, as is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def first(signum, frame):
+        flag.touch()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    flag.unlink(missing_ok=True)
+    old = signal.signal(signal.SIGINT, first)
+    try:
+        yield flag.exists
+    finally:
+        signal.signal(signal.SIGINT, old)
+        flag.unlink(missing_ok=True)
 
 
 def _saved(name, job, future) -> Outcome:
     """The Outcome of a finished training: its net saved here, or the error it met."""
     try:
-        result, target = future.result()
-        return _outcome(name, result, save(job, result, target))
+        done = future.result()
+        if done is None:
+            return Outcome(name, error="not learned: the run was interrupted before it started")
+        return _outcome(name, done[0], save(job, *done))
     except MorphError as e:
         return Outcome(name, error=str(e))
     except Exception as e:  # a worker that died, a bug met on one picture: that picture fails, the others go on

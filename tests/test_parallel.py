@@ -1,5 +1,6 @@
 """Many pictures and chunks of frames over Dask: the same nets and frames as one at a time, failures named."""
 import os
+import signal
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ from PIL import Image
 from conftest import REPO
 from morphlib import parallel
 from morphlib.cli import main
-from morphlib.learn import Job
+from morphlib.learn import Job, trained
 from morphlib.transition import write_transition
 from morphlib.weights import load_net, weights_file
 
@@ -108,3 +109,23 @@ def test_a_worker_that_dies_fails_its_picture_alone(workspace):
     outcomes = parallel.learn_all(jobs, jobs=2)
     assert [o.failed for o in outcomes] == [False, True, False]
     assert "KilledWorker" in outcomes[1].error and weights_file(3, 6, workspace).is_file()
+
+
+def test_ctrl_c_on_a_cluster_run_asks_workers_for_their_best_so_far(workspace):
+    """The workers stop after the epoch in which the stop flag appears and return their best net (saved then, as a
+    single learn saves it on Ctrl-C); a picture whose training had not started is not learned."""
+    flag = workspace / ".stop"
+    job = Job(picture=1, root=workspace, **{**TINY, "epochs": 100000})
+    result, target = trained(job, stop=parallel._Flag(flag), on_epoch=lambda e, s, n: e == 3 and flag.touch())
+    assert result.stopped == "stopped" and 1 <= result.epochs <= 3 and target.shape == (16, 16, 3)
+    assert parallel._train(job, None, str(flag)) is None
+
+
+def test_the_first_ctrl_c_sets_the_stop_flag_and_the_second_raises(tmp_path):
+    flag = tmp_path / ".stop"
+    with pytest.raises(KeyboardInterrupt), parallel._stop_flag_on_interrupt(flag) as interrupted:
+        assert not interrupted()
+        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends: no exception yet
+        assert interrupted() and flag.exists()
+        os.kill(os.getpid(), signal.SIGINT)
+    assert not flag.exists() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
