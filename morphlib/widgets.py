@@ -353,7 +353,7 @@ def _per_pixel(r) -> str:
 
 def learn_all(items, job=None, **options) -> list:
     """parallel.learn_all with a progress bar over the pictures and a line per picture as it ends (its PSNR, or
-    why it failed). Returns the Outcomes."""
+    why it failed). Returns the Outcomes (None after a kernel interrupt, which keeps what was learned)."""
     bar = W.IntProgress(min=0, max=1, description="pictures")
     lines = W.VBox([])
     display(W.VBox([bar, lines]))
@@ -363,4 +363,8 @@ def learn_all(items, job=None, **options) -> list:
         text = f"{o.name}: {o.error}" if o.failed else f"{o.name}: {o.result.psnr:.2f} dB -> {o.path}"
         lines.children = (*lines.children, W.HTML(html.escape(text)))
 
-    return parallel.learn_all(items, job, on_picture=show, **options)
+    try:
+        return parallel.learn_all(items, job, on_picture=show, **options)
+    except KeyboardInterrupt:  # a kernel interrupt: what the workers had learned is saved, as the lines say
+        lines.children = (*lines.children, W.HTML("interrupted: the nets listed above with their PSNR are saved"))
+        return None

@@ -95,6 +95,22 @@ def test_the_notebooks_learn_all_shows_a_bar_and_a_line_per_picture(workspace, m
     assert "not a readable picture" in lines.children[1].value
 
 
+def test_the_notebooks_learn_all_says_an_interrupt_kept_what_was_learned(workspace, monkeypatch):
+    from morphlib import widgets
+
+    shown = []
+    monkeypatch.setattr(widgets, "display", shown.append)
+
+    def interrupted(items, job, *, on_picture, **options):  # one picture saved, then the kernel interrupt
+        on_picture(parallel._learn_here("1", Job(picture=1, root=str(workspace), **TINY), None), 1, 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parallel, "learn_all", interrupted)
+    assert widgets.learn_all(["1", "2"], Job(root=str(workspace), **TINY)) is None
+    bar, lines = shown[0].children
+    assert "dB" in lines.children[0].value and "interrupted" in lines.children[1].value
+
+
 class DyingJob(Job):
     """A job whose picture 2 kills the worker process that loads it."""
 
