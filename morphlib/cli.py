@@ -118,10 +118,7 @@ def _report(out):
         print(f"removed {out['removed_old']} frames of an earlier run")
     for p in out.get("removed_movies", []):
         print(f"removed {p} of an earlier run")
-    print(f"{out['count']} frames" + (f": {out['frames'][0].parent}/" if out["frames"] else ""))
-    for kind in ("gif", "mp4"):
-        if kind in out:
-            print(f"{kind.upper()}: {out[kind]}")
+    print("\n".join(transition.summary(out)))
 
 
 def _demo(a):

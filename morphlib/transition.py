@@ -221,6 +221,12 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
 _frames_of = frames  # write_transition's `frames` argument hides the function
 
 
+def summary(result) -> list:
+    """What write_transition wrote, a line each: the frames (and their folder, if PNGs), the GIF, the MP4."""
+    pngs = f": {result['frames'][0].parent}/" if result.get("frames") else ""
+    return [f"{result['count']} frames{pngs}"] + [f"{k.upper()}: {result[k]}" for k in ("gif", "mp4") if k in result]
+
+
 def _remove_movies(out, name, kinds) -> list:
     """Remove <out>/<name>.<kind> that an earlier run wrote (the paths this run writes movies to: a stale one
     would pass for this run's); returns the removed paths."""

@@ -16,7 +16,7 @@ from .hybrid import M_BLURRED, M_PRECISE, OUTPUT, SIGMA, Blender, kernel_size_fo
 from .images import fit_side, png_bytes, save_image
 from .learn import learn
 from .mlp import interpolate, render
-from .transition import pair
+from .transition import pair, summary
 from .weights import load_numbered, weights_dir
 
 
@@ -235,10 +235,7 @@ class TransitionScrubber:
 def movie_view(result, width=None):
     """What write_transition wrote, one line each, and its GIF playing at its own size (or `width` pixels wide):
     the GIF goes to the browser, not into the notebook file (widget state is not saved with it)."""
-    pngs = f" in {result['frames'][0].parent}/" if result.get("frames") else ""
-    lines = [f"{result['count']} frames{pngs}"]
-    lines += [f"{kind.upper()}: {result[kind]}" for kind in ("gif", "mp4") if result.get(kind)]
-    text = W.HTML("<br>".join(lines))
+    text = W.HTML("<br>".join(html.escape(line) for line in summary(result)))
     if not result.get("gif"):
         return text
     with Image.open(result["gif"]) as im:
