@@ -2,8 +2,9 @@
 one, and a whole transition frame (interpolation included); on the machine as it is ("idle") and with a busy
 process on every core ("loaded", bench/load.py), for morphlib (one BLAS thread, morphlib/threads.py) beside the
 same code with numpy's own BLAS threads. Then transition frames made one by one (render(interpolate(...))) beside
-a link's frames made together (render_morph: the first layer once per group of frames), at 512 px and 1920x1080.
-Usage: python -m bench.render [--sizes 256 512] [--links-only]
+a link's frames made together (render_morph: the first layer once per group of frames), at 512 px and 1920x1080,
+on one core; and the default frame as users get it on 2 cores: the shipped nets' chain 1-4:48 streamed into an
+MP4 by 2 Dask workers. Usage: python -m bench.render [--sizes 256 512] [--links-only]
 """
 import argparse
 import time
@@ -11,9 +12,12 @@ import time
 from threadpoolctl import threadpool_limits
 
 from bench.load import busy
+from morphlib import parallel
 from morphlib.encoding import make_encoding
 from morphlib.mlp import init_net, interpolate, render, render_morph
 from morphlib.transition import group_size
+
+CHAIN = "1-4:48"  # the shipped nets (W-100/, Fourier), 142 frames
 
 
 def numpy_threads(net, height, width=None):
@@ -64,7 +68,19 @@ def per_link(sizes=((512, 512), (1920, 1080))):
             render_morph(a, b, ts, h, w, uint8=True)
             linked = (time.perf_counter() - start) / len(ts)
             print(f"{f'{name} {w}x{h}':26s}{alone:18.3f}{linked:18.3f}{alone / linked:17.1f}x")
+    with parallel.cluster(2) as client:
+        for w, h in sizes:
+            print(f"{f'fourier {w}x{h}':26s}{chain((w, h), client.scheduler.address):18.3f} on 2 workers: {CHAIN} "
+                  "of W-100/ into an MP4")
     print("Targets (fourier, 2 idle cores): 512 px <= 0.1 s/frame, 1920x1080 <= 0.5 s/frame")
+
+
+def chain(size, scheduler) -> float:
+    """Seconds per frame of CHAIN at `size` streamed into an MP4 on the cluster at `scheduler` (already up)."""
+    start = time.perf_counter()
+    out = parallel.write_transition(CHAIN, scheduler=scheduler, size="{}x{}".format(*size), mp4=True,
+                                    out="result/bench/render", name="chain", device="cpu")
+    return (time.perf_counter() - start) / out["count"]
 
 
 def main():

@@ -9,7 +9,7 @@ DEVICES = ("cpu", "gpu", "auto")
 # Pixels per training step and per render block. A GPU wants big ones (small batches are launch-bound): issue #13's
 # PyTorch figures on an H100, 28 ms per 1024x1024 epoch at batch 65536 against 2 s at 1024; not measured here.
 BATCH = {"cpu": 1024, "gpu": 65536}
-RENDER_CHUNK = {"cpu": 4096, "gpu": 1 << 21}
+RENDER_CHUNK = {"cpu": 2048, "gpu": 1 << 21}
 NUMPY = array_namespace(np.empty(0))  # numpy as array_api_compat wraps it: the standard's names on any numpy
 INSTALL_GPU = "pip install -r requirements-gpu.txt (CuPy for CUDA 12; see README, 'On a GPU')"
 

@@ -10,7 +10,7 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from . import checks
-from .backend import BATCH, RENDER_CHUNK, kind, move, namespace, to_host
+from .backend import BATCH, NUMPY, RENDER_CHUNK, kind, move, namespace, to_host
 from .encoding import FULL, check_size, describe, encode, grid, input_size, make_encoding, positions, same_encoding
 from .errors import MorphError
 from .threads import one_blas_thread
@@ -112,6 +112,11 @@ def sigmoid_(z):
 def relu_(z):
     """max(z, 0), in place on numpy arrays."""
     return np.maximum(z, 0.0, out=z) if isinstance(z, np.ndarray) else array_namespace(z).clip(z, min=0.0)
+
+
+def _at_least(floor):
+    """z -> max(z, floor), in place on numpy arrays."""
+    return lambda z: np.maximum(z, floor, out=z) if isinstance(z, np.ndarray) else array_namespace(z).maximum(z, floor)
 
 
 ACTIVATIONS = {"sigmoid": sigmoid_, "relu": relu_}
@@ -275,11 +280,13 @@ def _ended(best: TrainResult, history, why, message=""):
 
 
 def _render_layers(net: Net):
-    """(W, b, activation) per layer, sigmoid hidden units rewritten as tanh: s = (1 + tanh(z / 2)) / 2,
-    with the halvings folded into the weights, so each hidden unit costs one tanh."""
+    """(W, b, activation) per layer (b None: none to add), rewritten for fewer passes over the pixels. Sigmoid
+    hidden units as tanh: s = (1 + tanh(z / 2)) / 2, the halvings folded into the weights, so each costs one tanh.
+    The second relu layer as relu(z + b2) = max(z, -b2) + b2, its + b2 carried into the last layer's bias."""
     p, b, xp = net.params, (lambda k: net.params.get(f"b{k}", 0.0)), net.xp
     if net.activation == "relu":
-        return [(p["W1"], b(1), relu_), (p["W2"], b(2), relu_), (p["W3"], b(3), sigmoid_)]
+        b2 = p.get("b2", xp.zeros(p["W2"].shape[1], dtype=xp.float32))
+        return [(p["W1"], b(1), relu_), (p["W2"], None, _at_least(-b2)), (p["W3"], b(3) + b2 @ p["W3"], sigmoid_)]
     return [(p["W1"] / 2, 0.5 * b(1), tanh_),
             (p["W2"] / 4, xp.sum(p["W2"], axis=0) / 4 + 0.5 * b(2), tanh_),
             (p["W3"] / 2, xp.sum(p["W3"], axis=0) / 2 + b(3), sigmoid_)]
@@ -297,13 +304,14 @@ def render(net: Net, height: int, width: int = None, *, window=(FULL, FULL), chu
 
 
 @one_blas_thread
-def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(FULL, FULL), chunk=None,
+def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(FULL, FULL), band=None, chunk=None,
                  device=None, uint8=False, rounding=True) -> np.ndarray:
     """Frames t of the way from net A to net B for each t of `ts`, a numpy (len(ts), height, width, 3) array (B
     None: A's picture, ts [0]); as render(interpolate(a, b, t)) gives them, to float32 rounding, for less: the
     first layer's weights mix linearly, so for Fourier nets (whose features cost most) its pre-activations over a
-    block of rows are computed once for A and B and mixed per frame, z1(t) = (1 - t) z1A + t z1B (exact at both
-    ends); other nets' first layers are cheap and made from the mixed weights. Options as render's."""
+    block of rows are computed once for A and B and mixed per frame, z1(t) = z1A + t (z1B - z1A) (exact at both
+    ends); other nets' first layers are cheap and made from the mixed weights. `band` (r0, r1): only those rows
+    of the frames (the same pixels as in the whole; a worker's share). Other options as render's."""
     width = height if width is None else width
     w, h = check_size((width, height))
     xp = a.xp if device is None else namespace(device)
@@ -313,22 +321,58 @@ def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(
     shared = b is not None and enc["kind"] == "fourier"
     firsts = [_first_layer(enc, *_render_layers(n.to(xp))[0][:2], xs) for n in (a, b)] if shared else \
         [_first_layer(enc, W1, b1, xs) for (W1, b1, _), *_ in mixed]
-    ys = positions(h, enc, xp, window=window[1])
-    out = xp.empty((len(mixed), h, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
+    r0, r1 = band or (0, h)
+    ys = positions(h, enc, xp, window=window[1])[r0:r1]
+    n = ys.shape[0]
+    out = xp.empty((len(mixed), n, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
     rows = max(1, (chunk or RENDER_CHUNK[kind(xp)]) // w)
-    for r in range(0, h, rows):
-        y = ys[r:min(r + rows, h)]
+    spare = _buffers(xp, rows * w, [W.shape[1] for W, *_ in mixed[0]])
+    for r in range(0, n, rows):
+        y = ys[r:min(r + rows, n)]
         za, zb = (first(y) for first in firsts) if shared else (None, None)
-        for i, (t, ((_, _, act1), *rest)) in enumerate(zip(ts, mixed)):
-            a1 = act1((1 - t) * za + t * zb if shared else firsts[i](y))
-            for W, bias, act in rest:
-                a1 = a1 @ W
-                a1 += bias
-                a1 = act(a1)
-            if uint8:
-                a1 = xp.astype(xp.clip(a1, 0.0, 1.0) * 255.0 + (0.5 if rounding else 0.0), xp.uint8)
-            out[i, r:min(r + rows, h), ...] = xp.reshape(a1, (-1, w, 3))
+        step = zb - za if shared else None
+        for i, (t, layers) in enumerate(zip(ts, mixed)):
+            z1 = _mix(za, step, zb, t, spare[0]) if shared else firsts[i](y)
+            a3 = _layers(z1, layers, spare)
+            if uint8:  # a3 is a sigmoid's, in [0, 1]: no clipping needed
+                a3 = xp.astype(a3 * 255.0 + (0.5 if rounding else 0.0), xp.uint8)
+            out[i, r:min(r + rows, n), ...] = xp.reshape(a3, (-1, w, 3))
     return to_host(out)
+
+
+def _layers(z1, layers, spare):
+    """The net's output from its first layer's pre-activations z1, the products written into `spare`."""
+    a = layers[0][2](z1)
+    for (W, bias, act), into in zip(layers[1:], spare[1:]):
+        a = _matmul(a, W, into)
+        if bias is not None:
+            a += bias
+        a = act(a)
+    return a
+
+
+def _buffers(xp, n, widths):
+    """Arrays of n rows per layer width for numpy's in-place calls to fill, block after block (a fresh result per
+    block, a few hundred kB, costs more in page faults than the product itself); None elsewhere."""
+    return [np.empty((n, k), np.float32) if xp is NUMPY else None for k in widths]
+
+
+def _matmul(a, W, into):
+    """a @ W, written into the first rows of `into` when there is one."""
+    return a @ W if into is None else np.matmul(a, W, out=into[:a.shape[0]])
+
+
+def _mix(za, step, zb, t, into):
+    """za + t * step (step = zb - za), exactly za at t = 0 and zb at t = 1: a fresh array, or `into`'s first rows."""
+    if into is None:
+        return za if t == 0 else zb if t == 1 else za + t * step
+    into = into[:za.shape[0]]
+    if t in (0, 1):
+        into[...] = zb if t else za
+        return into
+    np.multiply(step, t, out=into)
+    into += za
+    return into
 
 
 def _first_layer(enc, W1, b1, xs):

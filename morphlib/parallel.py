@@ -4,7 +4,6 @@ jobs=1 runs in this process (Dask is not imported); otherwise an embedded LocalC
 (default: one per core, one BLAS thread each), or the cluster at `scheduler` (tcp://HOST:8786). Workers train
 and render; this process writes every file, atomically, under the pictures' locks."""
 import dataclasses
-import math
 import os
 import re
 import signal
@@ -12,6 +11,8 @@ import threading
 from collections import deque
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from . import checks, transition
 from .errors import MorphError
@@ -25,7 +26,7 @@ from .weights import lock, weights_dir
 WORKER_ENV = {**{k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
               "MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 MAX_JOBS = 1024
-IN_FLIGHT = 2  # chunks of frames per worker submitted ahead of the one being written
+IN_FLIGHT = 1  # groups of frames submitted ahead of the one being written (all workers share a group)
 
 
 @dataclasses.dataclass
@@ -230,22 +231,36 @@ def write_transition(sequence, *, jobs=1, scheduler=None, **options) -> dict:
 
 
 def _frames(client, plan, nets, size, *, align=False, uint8=False, **options):
-    """transition.frames over the workers: chunks of a link's frames rendered there, yielded here in order, with
-    at most IN_FLIGHT chunks per worker waiting."""
+    """transition.frames over the workers: each group of a link's frames (transition.groups) cut into a band of
+    rows per worker, so that no two workers make the same first layer (what a group shares); the bands put
+    together here and the frames yielded in order, with at most IN_FLIGHT groups waiting."""
     w, h = transition.parse_size(size)
-    count = _worker_count(client)
-    most = max(1, min(transition.group_size((w, h), uint8), math.ceil(len(plan) / count)))
+    bands = _bands(h, _worker_count(client))
     pairs, waiting = {}, deque()
-    for src, dst, ts in transition.groups(plan, most):
+    for src, dst, ts in transition.groups(plan, transition.group_size((w, h), uint8)):
         if (src, dst) not in pairs:
             pairs[src, dst] = transition.pair(nets[src], nets[dst], align)
         chunk = [(src, dst, t) for t in ts]
         sub = {src: pairs[src, dst][0], dst: pairs[src, dst][1]}
-        waiting.append(client.submit(_chunk, chunk, sub, size, uint8=uint8, pure=False, **options))
-        while len(waiting) > IN_FLIGHT * count:
-            yield from waiting.popleft().result()
+        waiting.append([client.submit(_chunk, chunk, sub, size, band=band, uint8=uint8, pure=False, **options)
+                        for band in bands])
+        while len(waiting) > IN_FLIGHT:
+            yield from _joined(waiting.popleft())
     while waiting:
-        yield from waiting.popleft().result()
+        yield from _joined(waiting.popleft())
+
+
+def _bands(height: int, count: int) -> list:
+    """Up to `count` bands of rows (r0, r1), as even as can be, covering rows 0 to height."""
+    edges = [round(k * height / count) for k in range(count + 1)]
+    return [(r0, r1) for r0, r1 in zip(edges, edges[1:]) if r1 > r0]
+
+
+def _joined(bands):
+    """The frames of a group from the futures of its bands, top to bottom."""
+    parts = [future.result() for future in bands]
+    for pieces in zip(*parts):
+        yield np.concatenate(pieces, axis=0)
 
 
 def _chunk(plan, nets, size, **options) -> list:

@@ -128,14 +128,15 @@ def pair(a: Net, b: Net, align=False) -> tuple:
 
 
 GROUP = 64  # frames of a link rendered together (mlp.render_morph): A's and B's first layer once per group ...
-GROUP_BYTES = 256 << 20  # ... unless they would take more memory than this
+GROUP_BYTES = 400 << 20  # ... unless they would take more memory than this (64 frames of 1920x1080: 398 MB)
 
 
-def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT, aspects=None):
+def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT, aspects=None, band=None):
     """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, in order, made on `device`; align=True
     matches each link's B to its A first. `fit` places pictures of another shape than the frame (crop, pad or
     stretch; see encoding.view); `aspects` {name: width / height} of the nets' pictures (default: square), mixed
-    along a link. Bytes of the original project's nets are truncated, as it saved its frames."""
+    along a link; `band` (r0, r1): only those rows of each frame. Bytes of the original project's nets are
+    truncated, as it saved its frames."""
     w, h = parse_size(size)
     xp, pairs, aspects = namespace(device), {}, aspects or {}
     for src, dst, ts in groups(plan, group_size((w, h), uint8)):
@@ -143,7 +144,7 @@ def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT,
             pairs[src, dst] = pair(nets[src], nets[dst], align)
         a, b = pairs[src, dst]
         ra, rb = aspects.get(src, 1.0), aspects.get(dst, 1.0)
-        options = dict(device=xp, uint8=uint8, rounding=a.encoding["kind"] != "legacy")
+        options = dict(device=xp, uint8=uint8, rounding=a.encoding["kind"] != "legacy", band=band)
         if ra == rb:
             yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit=fit), **options)
             continue
@@ -169,16 +170,21 @@ def groups(plan, most):
         yield run[0][0], run[0][1], [r[2] for r in run]
 
 
-def _draw(a, b, ts, size, shape, **options):
-    """Frames ts of the link a -> b at `size`, the picture placed as `shape` (encoding.view) says."""
+def _draw(a, b, ts, size, shape, *, band=None, **options):
+    """Frames ts of the link a -> b at `size` (rows r0 to r1 of them, given a `band`), the picture placed as
+    `shape` (encoding.view) says."""
     (left, top, w, h), window = shape
-    inner = render_morph(a, b, ts, h, w, window=window, **options)
-    if (w, h) == tuple(size):
-        yield from inner
-        return
-    for frame in inner:
-        out = np.zeros((size[1], size[0], 3), inner.dtype)
-        out[top:top + h, left:left + w] = frame
+    r0, r1 = band or (0, size[1])
+    lo, hi = max(r0, top) - top, min(r1, top + h) - top  # the picture's rows in the band
+    if hi > lo:
+        inner = render_morph(a, b, ts, h, w, window=window, band=(lo, hi), **options)
+        if (left, w, lo, hi) == (0, size[0], r0 - top, r1 - top):  # the picture fills the band
+            yield from inner
+            return
+    for i in range(len(ts)):
+        out = np.zeros((r1 - r0, size[0], 3), np.uint8 if options.get("uint8") else np.float32)
+        if hi > lo:
+            out[top + lo - r0:top + hi - r0, left:left + w] = inner[i]
         yield out
 
 

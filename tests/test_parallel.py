@@ -145,3 +145,11 @@ def test_the_first_ctrl_c_sets_the_stop_flag_and_the_second_raises(tmp_path):
         assert interrupted() and flag.exists()
         os.kill(os.getpid(), signal.SIGINT)
     assert not flag.exists() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_bands_share_out_every_row_once():
+    assert parallel._bands(10, 3) == [(0, 3), (3, 7), (7, 10)]
+    assert parallel._bands(2, 4) == [(0, 1), (1, 2)]  # fewer rows than workers: a row each
+    for h, count in ((1080, 8), (7, 2), (1, 1)):
+        bands = parallel._bands(h, count)
+        assert bands[0][0] == 0 and bands[-1][1] == h and all(p[1] == q[0] for p, q in zip(bands, bands[1:]))

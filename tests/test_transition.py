@@ -147,6 +147,18 @@ def test_crop_shows_the_middle_of_the_picture_and_pad_all_of_it(kind):
         next(frames(plan, nets, 8, fit="zoom"))
 
 
+@pytest.mark.parametrize(("size", "fit"), [("8x14", "pad"), ("14x8", "pad"), ("8x14", "crop")])
+def test_bands_of_rows_put_together_are_the_whole_frames(size, fit):
+    a, b = (init_net(6, make_encoding("fourier", features=4), seed=s) for s in (1, 2))
+    plan, nets = frame_plan(parse_sequence("a>b:4")), {"a": a, "b": b}
+    whole = list(frames(plan, nets, size, fit=fit, uint8=True))
+    h = whole[0].shape[0]
+    bands = [(0, 2), (2, h // 2), (h // 2, h - 1), (h - 1, h)]  # in the bars, across their edges, in the picture
+    parts = [list(frames(plan, nets, size, fit=fit, uint8=True, band=band)) for band in bands]
+    for i, frame in enumerate(whole):
+        np.testing.assert_array_equal(np.concatenate([part[i] for part in parts]), frame)
+
+
 def test_pictures_keep_the_shape_they_were_learned_at(nets_dir):
     wide = init_net(6, seed=5)
     save_net(wide, weights_file(5, 6, nets_dir), image_size=[8, 16])  # a 2:1 picture
