@@ -2,10 +2,12 @@
 then on 1, 2 (and 4, 8 where the machine has the cores) Dask workers: wall time and speed-up; (2) a 60-frame
 1280x720 transition to MP4 with the shipped nets: today's path (frames rendered one by one, written as PNGs, read
 back into the MP4) against streaming, in this process and on 2 Dask workers. Times include starting the cluster.
+(3) x264's presets on 48 frames of 1920x1080: CPU time, size and PSNR to the frames (why movie.MP4_PRESET).
 Everything is written under result/bench/scale/.  Usage: python -m bench.scale [--epochs 30] [--frames 60]
 """
 import argparse
 import os
+import resource
 import shutil
 import time
 from pathlib import Path
@@ -15,8 +17,8 @@ import numpy as np
 from morphlib import parallel
 from morphlib.images import load_image, resize, save_image
 from morphlib.learn import Job
-from morphlib.mlp import interpolate, render
-from morphlib.movie import write_movie
+from morphlib.mlp import interpolate, render, render_morph
+from morphlib.movie import MP4_PRESET, Movie, write_movie
 from morphlib.transition import frame_plan, load_nets, pair, parse_sequence
 
 HERE = Path("result/bench/scale")
@@ -80,6 +82,32 @@ def _today(sequence, size) -> float:
     return time.perf_counter() - start
 
 
+def presets(names=("medium", "faster", "veryfast")):
+    """CPU seconds (ffmpeg's), MB and PSNR to the frames of 48 frames of the shipped nets 1 > 2 at 1920x1080 in an
+    MP4, per x264 preset."""
+    import imageio_ffmpeg
+
+    a, b = pair(*load_nets(["1", "2"], 100).values())
+    frames = render_morph(a, b, [i / 47 for i in range(48)], 1080, 1920, uint8=True)
+    print(f"(3) x264 presets, 48 frames of 1920x1080 to MP4 (morphlib uses {MP4_PRESET!r})")
+    for name in names:
+        path, before = HERE / f"preset-{name}.mp4", _ffmpeg_seconds()
+        with Movie(24, mp4=path, preset=name) as mp4:
+            for frame in frames:
+                mp4.add(frame)
+        cpu, decoded = _ffmpeg_seconds() - before, imageio_ffmpeg.read_frames(str(path))
+        next(decoded)
+        mse = np.mean([np.mean((np.frombuffer(got, np.uint8).reshape(frame.shape) - frame.astype(np.float32)) ** 2)
+                       for got, frame in zip(decoded, frames)])
+        print(f"  {name:12s}{cpu:8.1f} s CPU{path.stat().st_size / 1e6:8.2f} MB{10 * np.log10(255**2 / mse):8.2f} dB")
+
+
+def _ffmpeg_seconds() -> float:
+    """CPU seconds of this process's children so far (ffmpeg's)."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def _table(times: dict, per=None):
     """Wall time, speed-up over the first row (and seconds per frame, given the frames)."""
     first = next(iter(times.values()))
@@ -96,6 +124,7 @@ def main():
     print(f"load average before: {os.getloadavg()[0]:.2f} (a busy machine slows every row alike only roughly)")
     learning(pictures(HERE / "img"), args.epochs)
     movie(args.frames)
+    presets()
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

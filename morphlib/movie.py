@@ -14,8 +14,8 @@ from .images import atomic_path, save_image, to_uint8
 # 45% further off (mean error 5.1 against 3.5 levels), so each frame keeps its own.
 GIF_SIZE = 256
 # x264's speed preset. 48 frames of 1920x1080 (bench.scale): "medium" (its default) takes 9.7 s of CPU for 4.16 MB
-# at 44.03 dB to the frames, "veryfast" 3.5 s for 4.34 MB at 43.89 dB; at HD, medium would take a fifth of a frame's
-# time on 2 cores.
+# at 44.03 dB to the frames, "veryfast" 3.5 s for 4.34 MB at 43.89 dB; at HD, medium took a fifth of a frame's time
+# on 2 cores.
 MP4_PRESET = "veryfast"
 
 
@@ -25,8 +25,8 @@ class Movie:
     `gif_size` on its longer side and quantized: 64 kB a frame at 256 px, written out at the end). The MP4 and GIF
     appear, complete, when the block ends without an error; never half-written."""
 
-    def __init__(self, fps, *, mp4=None, gif=None, folder=None, digits=4, gif_size=GIF_SIZE):
-        self.fps, self.folder, self.digits, self.gif_size = fps, folder, digits, gif_size
+    def __init__(self, fps, *, mp4=None, gif=None, folder=None, digits=4, gif_size=GIF_SIZE, preset=MP4_PRESET):
+        self.fps, self.folder, self.digits, self.gif_size, self.preset = fps, folder, digits, gif_size, preset
         self.paths = {k: Path(p) for k, p in (("mp4", mp4), ("gif", gif)) if p is not None}
         self.pngs, self.count, self._mp4, self._gif = [], 0, None, []
 
@@ -55,7 +55,7 @@ class Movie:
             self._mp4 = imageio_ffmpeg.write_frames(self._tmp["mp4"], (w + w % 2, h + h % 2), fps=self.fps,
                                                     codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
                                                     quality=8, ffmpeg_log_level="error",
-                                                    output_params=["-preset", MP4_PRESET])
+                                                    output_params=["-preset", self.preset])
             self._mp4.send(None)
         self._mp4.send(np.ascontiguousarray(np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")))
 
