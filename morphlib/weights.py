@@ -235,8 +235,11 @@ def history(name, hidden: int, root=".") -> list:
 
 
 def entry(path) -> Entry:
-    """psnr, epochs and date of a saved net (None where its metadata cannot be read)."""
+    """psnr, epochs and date of a saved net (None where its metadata cannot be read): the date it was trained,
+    or for files that do not say, when it went into the history (or was written)."""
     meta = read_meta(path)
+    if meta.get("trained"):
+        return Entry(Path(path), meta.get("psnr"), meta.get("epochs"), meta["trained"])
     when = datetime.fromtimestamp(Path(path).stat().st_mtime)
     stamp = Path(path).stem.split("_")[0]
     try:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from morphlib.cli import main
+from morphlib.cli import _restore_hint, main
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
 from morphlib.weights import load_net
@@ -13,12 +13,17 @@ def test_learn_saves_best_and_resumes(workspace):
     assert path == workspace / "W-12" / "2.npz"
     net, meta = load_net(path, 12)
     assert meta["epochs"] == 4 and meta["psnr"] == pytest.approx(result.psnr, abs=1e-3)
-    again, _ = learn(Job(picture=2, hidden=12, epochs=3, resume=True, root=workspace))
+    seen = []
+    again, _ = learn(Job(picture=2, hidden=12, epochs=3, resume=True, root=workspace),
+                     on_epoch=lambda epoch, *_: seen.append(epoch))
     assert again.psnr >= result.psnr - 1e-6 and not (workspace / "W-12" / "2.npz.bak").exists()
+    assert seen == [5, 6, 7] and again.epochs in (0, 5, 6, 7)  # the resumed net counts on from its own 4 epochs
+    assert load_net(path, 12)[1]["epochs"] in (4, again.epochs)
     before = path.read_bytes()
     fresh, kept = learn(Job(picture=2, hidden=12, epochs=1, root=workspace))  # worse: the better net stays
     assert path.read_bytes() == before and kept.parent == workspace / "W-12" / ".history" / "2"
-    assert "kept" in fresh.message and "--restore 0" in fresh.message
+    assert "kept" in fresh.message and "entry 0 of its history" in fresh.message
+    assert "--restore 0" in _restore_hint("2", 12, workspace, kept) and not _restore_hint("2", 12, workspace, path)
 
 
 def test_init_from_needs_matching_weights(workspace):

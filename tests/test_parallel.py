@@ -153,3 +153,13 @@ def test_bands_share_out_every_row_once():
     for h, count in ((1080, 8), (7, 2), (1, 1)):
         bands = parallel._bands(h, count)
         assert bands[0][0] == 0 and bands[-1][1] == h and all(p[1] == q[0] for p, q in zip(bands, bands[1:]))
+
+
+def test_a_net_saved_after_a_diverged_stop_is_no_failure(tmp_path):
+    from morphlib.mlp import TrainResult, init_net
+    from morphlib.parallel import _outcome
+
+    result = TrainResult(init_net(4), 40.26, 12, stopped="diverged", message="the loss exploded at epoch 15")
+    saved = _outcome("4", result, tmp_path / "4.npz")
+    assert not saved.failed and saved.result.message == "the loss exploded at epoch 15"
+    assert _outcome("4", result, None).error == "the loss exploded at epoch 15"

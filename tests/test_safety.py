@@ -16,7 +16,7 @@ from morphlib.learn import Job, learn
 from morphlib.mlp import init_net
 from morphlib.samples import write_samples
 from morphlib.transition import MANIFEST, write_transition
-from morphlib.weights import HISTORY, history, lock, restore, save_net, store, weights_file
+from morphlib.weights import HISTORY, entry, history, lock, read_meta, restore, save_net, store, weights_file
 
 DEAD_PID = 999_999_999  # above any pid_max: no such process
 
@@ -113,7 +113,8 @@ def test_a_worse_net_is_not_saved_over_a_better_one(workspace):
     best = path.read_bytes()
     worse, kept = learn(Job(picture=2, hidden=8, epochs=1, seed=3, root=workspace))
     assert path.read_bytes() == best and kept == history(2, 8, workspace)[0].path
-    assert f"kept {path}" in worse.message and "`python -m morphlib nets 2 -H 8 --restore 0`" in worse.message
+    assert f"kept {path}" in worse.message and "entry 0 of its history" in worse.message
+    assert entry(kept).date == read_meta(kept)["trained"]  # when it was trained, not when it was moved
     _, replaced = learn(Job(picture=2, hidden=8, epochs=1, seed=3, replace=True, root=workspace))
     assert replaced == path and path.read_bytes() != best
     assert best in {e.path.read_bytes() for e in history(2, 8, workspace)}
