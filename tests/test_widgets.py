@@ -206,8 +206,9 @@ def test_movie_view_lists_the_files_and_plays_the_gif_from_its_file(tmp_path, mo
     out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result")
     assert "outside the notebook's folder" in movie_view(out).data
     monkeypatch.chdir(tmp_path)
-    assert movie_view(out, width=80).data == ("3 frames<br>GIF: " + str(out["gif"]) +
-                                             "<br><img src='result/transition.gif' width='80' alt='the transition as a GIF'>")
+    page = movie_view(out, width=80).data
+    assert page.startswith(f"3 frames<br>GIF: {out['gif']}<br>")
+    assert "<img src='result/transition.gif' width='80'" in page
 
 
 def test_hybrid_tuner_drops_stale_previews_and_shows_the_newest_settings(tmp_path):
