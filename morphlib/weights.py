@@ -214,7 +214,8 @@ def _holder(lock_file: Path):
 
 @dataclass
 class Entry:
-    """A net in a picture's history: its file, PSNR (dB), epochs and when it went there."""
+    """A net in a picture's history: its file, PSNR (dB), epochs and when it was trained ("trained <date>", or
+    for older files "file dated <date>")."""
 
     path: Path
     psnr: float
@@ -236,17 +237,11 @@ def history(name, hidden: int, root=".") -> list:
 
 def entry(path) -> Entry:
     """psnr, epochs and date of a saved net (None where its metadata cannot be read): the date it was trained,
-    or for files that do not say, when it went into the history (or was written)."""
+    or for files that do not say, the date of the file (moving a net into the history keeps it)."""
     meta = read_meta(path)
-    if meta.get("trained"):
-        return Entry(Path(path), meta.get("psnr"), meta.get("epochs"), meta["trained"])
-    when = datetime.fromtimestamp(Path(path).stat().st_mtime)
-    stamp = Path(path).stem.split("_")[0]
-    try:
-        when = datetime.strptime(stamp, "%Y%m%d-%H%M%S-%f")
-    except ValueError:
-        pass
-    return Entry(Path(path), meta.get("psnr"), meta.get("epochs"), f"{when:%Y-%m-%d %H:%M:%S}")
+    when = (f"trained {meta['trained']}" if meta.get("trained") else
+            f"file dated {datetime.fromtimestamp(Path(path).stat().st_mtime):%Y-%m-%d %H:%M:%S}")
+    return Entry(Path(path), meta.get("psnr"), meta.get("epochs"), when)
 
 
 def read_meta(path) -> dict:

@@ -267,7 +267,7 @@ class NetHistory:
 
 def _net_line(e) -> str:
     score = "? dB" if e.psnr is None else f"{e.psnr:.2f} dB"
-    return f"{score}, {e.epochs if e.epochs is not None else '?'} epochs, trained {e.date}"
+    return f"{score}, {e.epochs if e.epochs is not None else '?'} epochs, {e.date}"
 
 
 def _curve(points, width, height, *, marker=None, label=None) -> str:
