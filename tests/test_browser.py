@@ -1,7 +1,9 @@
 """The real-browser check: JupyterLab on 127.0.0.1, each notebook opened in headless Chromium (Playwright) and
 used as a person would (Run All, clicks, drags), with what the page shows asserted; screenshots go to
-result/browser/. Deterministic on a busy machine: each notebook's kernel is started through the server's REST API
-and is idle before the page opens (no "Select Kernel" dialog), and every wait is on page state, never on time.
+result/browser/. Deterministic on a busy machine: the lab's settings start each notebook's kernel as the page opens (no
+"Select Kernel" dialog; a kernel made beforehand through the REST API was at times replaced by the page after
+it connected, dropping a Run All), the page waits until it is idle, and every wait is on page state, never on
+time.
 
 Skipped where Chromium or Playwright is missing, unless MORPHLIB_REQUIRE_BROWSER=1 (CI sets it)."""
 import json
@@ -141,11 +143,10 @@ def browser():
 
 @pytest.fixture
 def notebook(lab, browser, request):
-    """A page with the test's notebook open on its kernel, idle; a screenshot after. The session is made through
-    the REST API first and the lab's settings start the preferred kernel, so the page never asks for one."""
+    """A page with the test's notebook open on its kernel, idle; a screenshot after. The lab's settings start
+    the preferred kernel, so the page never asks for one."""
     url, root = lab
     name = request.param
-    assert _api(url, "sessions", {"path": name, "name": name, "type": "notebook", "kernel": {"name": "python3"}})
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(WAIT_MS)
     stem = name.removesuffix(".ipynb")
@@ -246,6 +247,10 @@ def test_learn_run_twice_scrub_while_training_stop_keep_the_better_net_restore(n
     _drag(page, slider, -400)  # back to an early snapshot while it trains: the live view waits
     waits = page.locator(".widget-html", has_text=re.compile(r"^showing epoch \d+: .* the live view waits at epoch"))
     waits.wait_for()
+    page.wait_for_function("""() => { const shown = [...document.querySelectorAll('.widget-html')]
+            .map(h => (h.textContent.match(/^showing epoch (\\d+):/) || [])[1]).find(e => e);
+        const readout = document.querySelector('.widget-slider .widget-readout').textContent;
+        return shown && readout.split(' ')[0] === shown; }""")  # the drag's last move is the one shown
     looked_at, epoch = _src(images), _epoch_now(page)
     _until_epoch(page, epoch + 3)
     assert _src(images) == looked_at and "the live view waits" in waits.inner_text()
