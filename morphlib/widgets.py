@@ -13,10 +13,10 @@ from IPython.display import HTML, display
 from . import parallel
 from .encoding import FIT, view
 from .errors import MorphError
-from .hybrid import FTOL, M_BLURRED, M_PRECISE, OUTPUT, SIGMA, Blender, Progress, kernel_size_for, match, pyramid
+from .hybrid import BLUR_SIGMA, FTOL, M_BLURRED, M_PRECISE, OUTPUT, Blender, Progress, kernel_size_for, match, pyramid
 from .images import fit_side, png_bytes, save_image
 from .learn import learn, nets, on_disk
-from .mlp import picture_psnr, render
+from .render import picture_psnr, render
 from .transition import aspects, frames, pair, parse_size, preview_size, summary
 from .weights import load_numbered, restore, weights_dir
 
@@ -398,7 +398,7 @@ class HybridTuner:
     pyramid; Save renders the full-size picture with the same settings (not the preview's steps), with progress
     as the optimizer converges. Losses are shown per pixel, so the preview's and the saved picture's compare."""
 
-    def __init__(self, near, far, *, m_precise=M_PRECISE, m_blurred=M_BLURRED, sigma=SIGMA, steps=30, preview=192,
+    def __init__(self, near, far, *, m_precise=M_PRECISE, m_blurred=M_BLURRED, sigma=BLUR_SIGMA, steps=30, preview=192,
                  out=None):
         far, self.message = match(near, far)
         self.near, self.far, self.out, self.side, self.blenders = near, far, out, preview, {}

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from morphlib.cli import _restore_hint, main
+from conftest import REPO, nets_dir
+from morphlib.cli import main
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
 from morphlib.weights import load_net
@@ -23,7 +24,6 @@ def test_learn_saves_best_and_resumes(workspace):
     fresh, kept = learn(Job(picture=2, hidden=12, epochs=1, root=workspace))  # worse: the better net stays
     assert path.read_bytes() == before and kept.parent == workspace / "W-12" / ".history" / "2"
     assert "kept" in fresh.message and "entry 0 of its history" in fresh.message
-    assert "--restore 0" in _restore_hint("2", 12, workspace, kept) and not _restore_hint("2", 12, workspace, path)
 
 
 def test_init_from_needs_matching_weights(workspace):
@@ -46,6 +46,8 @@ def test_cli_learn_and_errors(workspace, monkeypatch, capsys):
     assert main(["learn", "3", "--hidden", "10", "--epochs", "2", "--quiet"]) == 0
     assert (workspace / "W-10" / "3.npz").is_file()
     assert "best PSNR" in capsys.readouterr().out
+    assert main(["learn", "3", "--hidden", "10", "--epochs", "1", "--quiet"]) == 0  # worse: kept apart
+    assert "entry 0 of its history: `python -m morphlib nets 3 -H 10 --restore 0` to use it" in capsys.readouterr().err
     assert main(["learn", "9", "--hidden", "10"]) == 2
     assert "no picture 9" in capsys.readouterr().err
     assert main(["learn", "missing.png"]) == 2
@@ -53,12 +55,9 @@ def test_cli_learn_and_errors(workspace, monkeypatch, capsys):
 
 
 def test_cli_transition_and_errors(tmp_path, monkeypatch, capsys):
-    from morphlib.mlp import init_net
-    from morphlib.weights import save_net, weights_file
 
     monkeypatch.chdir(tmp_path)
-    for n in (1, 2):
-        save_net(init_net(5, seed=n), weights_file(n, 5, tmp_path))
+    nets_dir(tmp_path, 5)
     assert main(["transition", "1>2:3", "-H", "5", "--size", "12x8", "--gif", "--loop", "--align", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "4 frames" in out and (tmp_path / "result" / "transition.gif").is_file()
@@ -71,7 +70,6 @@ def test_cli_transition_and_errors(tmp_path, monkeypatch, capsys):
 
 
 def test_demo_uses_shipped_weights(tmp_path, monkeypatch, capsys):
-    from conftest import REPO
 
     monkeypatch.chdir(REPO)
     assert main(["demo", "--size", "24", "--out", str(tmp_path)]) == 0
@@ -79,7 +77,6 @@ def test_demo_uses_shipped_weights(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_hybrid(tmp_path, capsys):
-    from conftest import REPO
 
     out = tmp_path / "h.png"
     args = ["hybrid", str(REPO / "img/4.png"), str(REPO / "img/3.png"), "-o", str(out), "--size", "32",
@@ -95,7 +92,6 @@ def test_learning_and_rendering_never_import_tensorflow(workspace):
     import subprocess
     import sys
 
-    from conftest import REPO
 
     code = ("import sys; from morphlib.cli import main; from morphlib.widgets import TrainingMonitor; "
             "assert main(['learn', '1', '-H', '6', '--epochs', '1', '--quiet']) == 0; "

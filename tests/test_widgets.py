@@ -8,12 +8,11 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 from PIL import Image
 
-from conftest import REPO
-from morphlib.encoding import make_encoding
+from conftest import REPO, nets_dir
 from morphlib.learn import Job
-from morphlib.mlp import init_net, render
+from morphlib.render import render
 from morphlib.transition import write_transition
-from morphlib.weights import save_net, weights_file
+from morphlib.weights import load_net, save_net, weights_file
 from morphlib.widgets import HybridTuner, TrainingMonitor, TransitionScrubber, movie_view
 
 
@@ -105,8 +104,7 @@ def test_monitor_reports_errors(workspace):
 
 def test_transition_scrubber_updates_on_drag(tmp_path):
 
-    for n in (1, 2):
-        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
+    nets_dir(tmp_path, 6)
     s = TransitionScrubber(6, size=16, root=tmp_path)
     before = s.image.value
     s.t.value = 1.3
@@ -189,9 +187,7 @@ def test_kernel_interrupt_stops_background_training(workspace):
 
 def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
 
-    save_net(init_net(6, seed=1), weights_file(1, 6, tmp_path))
-    save_net(init_net(6, seed=2), weights_file(2, 6, tmp_path))
-    save_net(init_net(6, make_encoding("fourier", features=4), seed=3), weights_file(3, 6, tmp_path))
+    nets_dir(tmp_path, 6, ("plain", "plain", "fourier"))
     s = TransitionScrubber(6, size=16, root=tmp_path)
     assert int(s.t.layout.width.removesuffix("px")) >= 600  # -0.5 .. 1.5 in steps one can aim at
     s.b.value = "3"  # a net of another encoding: cannot morph
@@ -201,8 +197,7 @@ def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
 
 
 def test_movie_view_lists_the_files_and_plays_the_gif_from_its_file(tmp_path, monkeypatch):
-    for n in (1, 2):
-        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
+    nets_dir(tmp_path, 6)
     out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result")
     assert "outside the notebook's folder" in movie_view(out).data
     monkeypatch.chdir(tmp_path)
@@ -221,8 +216,10 @@ def test_hybrid_tuner_drops_stale_previews_and_shows_the_newest_settings(tmp_pat
 
 
 def test_scrubber_previews_the_frame_shape_and_fit(tmp_path):
-    for n in (1, 2):
-        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path), image_size=[20, 10])  # 10 wide, 20 high
+    nets_dir(tmp_path)
+    for n in (1, 2):  # nets of pictures 10 wide and 20 high
+        path = weights_file(n, 6, tmp_path)
+        save_net(load_net(path)[0], path, image_size=[20, 10])
     s = TransitionScrubber(6, size=32, frame="64x36", fit="pad", root=tmp_path)
     shown = np.asarray(Image.open(io.BytesIO(s.image.value)))
     assert shown.shape[:2] == (18, 32) and "a 64x36 frame (pad), previewed at 32x18" in s.status.value
