@@ -1,9 +1,8 @@
 """The real-browser check: JupyterLab on 127.0.0.1, each notebook opened in headless Chromium (Playwright) and
 used as a person would (Run All, clicks, drags), with what the page shows asserted; screenshots go to
-result/browser/. Deterministic on a busy machine: the lab's settings start each notebook's kernel as the page opens (no
-"Select Kernel" dialog; a kernel made beforehand through the REST API was at times replaced by the page after
-it connected, dropping a Run All), the page waits until it is idle, and every wait is on page state, never on
-time.
+result/browser/. Deterministic on a busy machine: each notebook's kernel is started through the server's REST API
+and is idle before the page opens (no "Select Kernel" dialog), a Run All that a kernel swap drops is run again,
+and every wait is on page state, never on time.
 
 Skipped where Chromium or Playwright is missing, unless MORPHLIB_REQUIRE_BROWSER=1 (CI sets it)."""
 import json
@@ -30,11 +29,6 @@ SMALL = {
 }
 WAIT_MS = 240_000  # the longest any page state may take on a loaded 2-core machine
 OUTPUT = ".jp-OutputArea-output"
-
-try:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-except ImportError:  # the test is skipped then
-    PlaywrightTimeout = TimeoutError
 
 
 def _browser_ready():
@@ -143,11 +137,15 @@ def browser():
 
 @pytest.fixture
 def notebook(lab, browser, request):
-    """A page with the test's notebook open on its kernel, idle; a screenshot after. The lab's settings start
-    the preferred kernel, so the page never asks for one."""
+    """A page with the test's notebook open on its kernel, idle; a screenshot after. The session is made through
+    the REST API first and the lab's settings start the preferred kernel, so the page never asks for one. The
+    kernel connections the page opens are counted (_SOCKETS): Run All watches them."""
     url, root = lab
     name = request.param
+    assert _api(url, "sessions", {"path": name, "name": name, "type": "notebook", "kernel": {"name": "python3"}})
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _SOCKETS[page] = []
+    page.on("websocket", lambda ws: _SOCKETS[page].append(ws.url) if "/api/kernels/" in ws.url else None)
     page.set_default_timeout(WAIT_MS)
     stem = name.removesuffix(".ipynb")
     out = REPO / "result" / "browser"
@@ -163,26 +161,37 @@ def notebook(lab, browser, request):
     if failed:  # the server's side of it too
         shutil.copy(root / "lab.log", out / f"FAILED-{stem}-lab.log")
     page.close()
+    del _SOCKETS[page]
 
 
-def _run_all(page, tries=3):
+_SOCKETS = {}  # page -> the kernel connections it opened, in order
+
+
+def _run_all(page, tries=4):
     """Run > Run All Cells, then wait until every code cell shows a new execution count and none raised. A click
-    that reaches a kernel still connecting runs nothing (no cell shows [*]): it is clicked again."""
+    that reaches a kernel still connecting runs nothing (no cell shows [*] within 30 s), and a kernel that the
+    page swaps for another as it settles (JupyterLab at times does, just after opening) drops the run: either way
+    Run All is clicked again once the page is idle on its kernel."""
     counts = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
                 .map(p => (p.textContent.match(/\\[(\\d+|\\*)\\]/) || [])[1] || null)"""
+    done = f"""(before) => {{ const now = ({counts})();
+        return now.length && now.every((c, i) => c !== null && c !== '*' && c !== before[i]); }}"""
+    started = f"(before) => ({counts})().some((c, i) => c !== null && c !== before[i])"
     before = page.evaluate(counts)
     for _ in range(tries):
+        sockets, clicked = len(_SOCKETS[page]), time.monotonic()
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        try:
-            page.wait_for_function(f"(before) => ({counts})().some((c, i) => c !== null && c !== before[i])",
-                                   arg=before, timeout=30_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    page.wait_for_function(f"""(before) => {{ const now = ({counts})();
-        return now.length && now.every((c, i) => c !== null && c !== '*' && c !== before[i]); }}""", arg=before)
-    assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, "a cell wrote to stderr"
+        while time.monotonic() - clicked < WAIT_MS / 1000 and len(_SOCKETS[page]) == sockets:
+            if page.evaluate(done, before):
+                assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, \
+                    "a cell wrote to stderr"
+                return
+            if time.monotonic() - clicked > 30 and not page.evaluate(started, before):
+                break
+            page.wait_for_timeout(200)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    pytest.fail(f"Run All did not finish after {tries} tries")
 
 
 def _src(images, i=0):
