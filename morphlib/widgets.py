@@ -217,7 +217,8 @@ class TrainingMonitor:
 
     def _draw_curve(self):
         """The curve of measured PSNR, the epoch the slider shows marked, the best labelled as the message says."""
-        shown = None if self._following() and self.training else self.snapshots[self.slider.value][0]
+        looking_back = self.snapshots and not (self.training and self._following())
+        shown = self.snapshots[self.slider.value][0] if looking_back else None
         if self.training or self.result is None:
             best = max(self.measured, key=lambda m: m[1], default=None)
             label = best and f"best so far {best[1]:.2f} dB (epoch {best[0]})"
