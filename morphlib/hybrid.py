@@ -210,12 +210,13 @@ class Blender:
 
 
 class Progress:
-    """How far a run is, read off its losses as on_step reports them: for L-BFGS, the loss's relative change
-    per step on a log scale from the first step's to FTOL (where it ends), else steps done; and the time left at
-    the pace so far. update(i, loss) -> (fraction done, seconds left or None, relative change per step or None)."""
+    """How far an L-BFGS run of at most `steps` is, read off its losses as on_step reports them: the loss's
+    relative change per step on a log scale from the first step's to FTOL (where the run ends), or the steps
+    done if more; and the time left at the pace so far.
+    update(i, loss) -> (fraction done, seconds left or None, relative change per step or None)."""
 
-    def __init__(self, steps, optimizer="lbfgs"):
-        self.steps, self.lbfgs, self.start = steps, optimizer == "lbfgs", time.perf_counter()
+    def __init__(self, steps):
+        self.steps, self.start = steps, time.perf_counter()
         self.last, self.first_change, self.fraction = None, None, 0.0
 
     def update(self, i, loss):
@@ -224,7 +225,7 @@ class Progress:
             change = max((self.last[1] - loss) / max(abs(loss), 1e-12) / (i - self.last[0]), FTOL)
         self.last = (i, loss)
         done = i / max(self.steps, 1)
-        if self.lbfgs and change is not None:
+        if change is not None:
             self.first_change = self.first_change or max(change, FTOL * 10)
             span = np.log(self.first_change / FTOL)
             done = max(done, float(np.log(self.first_change / change) / span) if change < self.first_change else 0)
