@@ -181,23 +181,28 @@ class TrainingMonitor:
         self.status.value = f"epoch {epoch}: PSNR {measured:.2f} dB"
 
     def _following(self) -> bool:
-        return self.slider.disabled or self.slider.value == len(self.snapshots) - 1
+        return self.slider.disabled or self.slider.value == len(self.slider.options) - 1
 
     def _snap(self, epoch, score, frame, best=False):
-        """Keep a snapshot for the slider (the best one replaces a snapshot of its epoch); a slider at the newest
-        one follows the new one."""
+        """Keep a snapshot (the best one replaces a snapshot of its epoch). A slider at its end follows: it gets
+        the new snapshot and stays at the end; a slider looking back keeps its options until it is back at the
+        end, so that the end the user drags to is the end they see."""
         following = self._following()
         self.snapshots = sorted([s for s in self.snapshots if s[0] != epoch] + [(epoch, score, frame)])
         self.best_epoch = epoch if best else self.best_epoch
+        self.first_snapshot.set()
+        if following or best:
+            self._list_snapshots([e for e, _, _ in self.snapshots].index(epoch))
+        if best:
+            self._show(self.slider.value)
+
+    def _list_snapshots(self, index):
+        """The slider over every snapshot so far, at `index`."""
         labels = [f"{e} (best)" if e == self.best_epoch else str(e) for e, _, _ in self.snapshots]
-        index = [e for e, _, _ in self.snapshots].index(epoch) if best or following else self.slider.value
         self.slider.unobserve(self._on_slide, names="value")  # new options reset the value: not a user's move
         self.slider.options = list(zip(labels, range(len(labels))))
         self.slider.value, self.slider.disabled = index, False
         self.slider.observe(self._on_slide, names="value")
-        self.first_snapshot.set()
-        if best:
-            self._show(index)
 
     def _on_slide(self, change):
         self._show(change["new"])
@@ -205,7 +210,8 @@ class TrainingMonitor:
 
     def _show(self, index):
         """Show snapshot `index`; while training, the end of the slider follows the live view."""
-        if self.training and self.live is not None and index == len(self.snapshots) - 1:
+        if self.training and self.live is not None and index == len(self.slider.options) - 1:
+            self._list_snapshots(len(self.snapshots) - 1)  # the snapshots made while the user looked back
             self.output.value = self.live[2]
             self.view.value = "following training: the newest epoch is shown"
             return

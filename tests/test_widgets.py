@@ -51,8 +51,11 @@ def test_the_live_view_waits_while_the_slider_looks_back(workspace):
     while m.live[0] < seen + 2:
         time.sleep(0.01)
     assert m.output.value == looked_at and "live view waits at epoch" in m.view.value
-    m.slider.value = len(m.snapshots) - 1  # back at the end: it follows training again
+    listed = len(m.slider.options)
+    assert listed < len(m.snapshots)  # the slider's end stays where the user sees it while they look back
+    m.slider.value = listed - 1  # back at the end: it follows training again, over every snapshot
     assert "following training" in m.view.value and m.output.value == m.live[2]
+    assert len(m.slider.options) >= len(m.snapshots) - 1 > listed - 1
     m.stop()
     m.wait()
 
