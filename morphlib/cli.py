@@ -15,7 +15,9 @@ from .encoding import FITS, NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
+from .render import BLENDS
 from .samples import write_samples
+from .warp import POINTS_DIR, WARPS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,7 +101,7 @@ def _transition(a):
         bar.update(1)
 
     try:
-        options = _options(a, transition.write_transition, on_frame=show)
+        options = _options(a, transition.write_transition, on_frame=show, on_note=tqdm.write)
         del options["renderer"]  # parallel.write_transition's own
         out = parallel.write_transition(a.sequence, **options, **_options(a, parallel.write_transition))
     except KeyboardInterrupt:
@@ -246,6 +248,12 @@ def _transition_parser(sub):
     tp.add_argument("--pingpong", action="store_true", help="play forward, then backward")
     tp.add_argument("--beyond", type=float, help="carry on past the last net by this fraction")
     tp.add_argument("--align", action="store_true", help="match hidden units first: smoother morphs")
+    tp.add_argument("--warp", choices=list(WARPS), help="where each link's correspondences come from: "
+                    + "; ".join(f"{k}: {v}" for k, v in WARPS.items()) + " (default %(default)s)")
+    tp.add_argument("--blend", choices=list(BLENDS), help="how a moving link's frames are made: "
+                    + "; ".join(f"{k}: {v}" for k, v in BLENDS.items()) + " (default %(default)s)")
+    tp.add_argument("--points", metavar="FILE", help="a one-link sequence's pairs, JSON [[xa, ya, xb, yb], ...] in "
+                    f"[0, 1] picture coordinates (x right, y down); saved ones are in W-<H>/{POINTS_DIR}/<a>-<b>.json")
     tp.add_argument("--device", choices=DEVICES, help=_DEVICE_HELP)
     tp.add_argument("--out")
     tp.add_argument("--name", help="frames go to <out>/<name>/, movies to <out>/<name>.*")
