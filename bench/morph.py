@@ -19,8 +19,7 @@ import numpy as np
 from scipy.ndimage import laplace
 
 from morphlib.images import save_image
-from morphlib.mlp import render, render_morph
-from morphlib.render import render_warped
+from morphlib.render import render, render_morph, render_warped
 from morphlib.warp import Warp, link_warp
 
 from . import morph_data as data

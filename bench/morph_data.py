@@ -9,7 +9,9 @@ from scipy.ndimage import map_coordinates
 
 from morphlib.encoding import make_encoding
 from morphlib.images import load_image, resize
-from morphlib.mlp import fit_error, init_net, train
+from morphlib.net import init_net
+from morphlib.render import fit_error
+from morphlib.train import train
 from morphlib.weights import load_net, save_net
 
 REPO = Path(__file__).resolve().parents[1]

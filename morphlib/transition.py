@@ -8,12 +8,12 @@ import numpy as np
 from . import checks
 from .align import align as match_units
 from .backend import namespace
-from .encoding import FIT, view
+from .encoding import ENCODINGS, FIT, view
 from .errors import MorphError
-from .images import atomic_path
-from .mlp import Net, check_compatible, interpolate, render_morph
+from .files import atomic_path
 from .movie import GIF_SIZE, Movie
-from .render import BLEND, BLENDS, render_warped
+from .net import Net, check_compatible, interpolate
+from .render import BLEND, BLENDS, render_morph, render_warped
 from .warp import POINTS_DIR, WARP, check_points, link_warp, read_points
 from .weights import load_numbered, read_meta, weights_dir, weights_file
 
@@ -129,7 +129,7 @@ def pair(a: Net, b: Net, align=False) -> tuple:
     return a, match_units(a, b) if align else b
 
 
-GROUP = 64  # frames of a link rendered together (mlp.render_morph): A's and B's first layer once per group ...
+GROUP = 64  # frames of a link rendered together (render.render_morph): A's and B's first layer once per group ...
 GROUP_BYTES = 400 << 20  # ... unless they would take more memory than this (64 frames of 1920x1080: 398 MB)
 
 
@@ -149,7 +149,7 @@ def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT,
         a, b = pairs[src, dst]
         ra, rb = aspects.get(src, 1.0), aspects.get(dst, 1.0)
         warp = (warps or {}).get((src, dst))
-        options = dict(device=xp, uint8=uint8, rounding=a.encoding["kind"] != "legacy", band=band, warp=warp,
+        options = dict(device=xp, uint8=uint8, rounding=ENCODINGS[a.encoding["kind"]].rounding, band=band, warp=warp,
                        blend=blend)
         if ra == rb:
             yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit=fit), **options)
@@ -243,8 +243,7 @@ _frames_of = frames  # write_transition's `frames` argument hides the function
 def link_warps(plan, nets, shapes, *, warp=WARP, blend=BLEND, points=None, folder=".", on_note=None) -> tuple:
     """({(from, to): Warp} for the plan's links that move, [a line per link]): see warp.link_warp. `points`
     belong to a sequence of one pair of pictures (either way round)."""
-    if blend not in BLENDS:
-        raise MorphError(f"unknown blend {blend!r}: use one of {', '.join(BLENDS)}")
+    checks.choice("blend", blend, BLENDS)
     links = list(dict.fromkeys((src, dst) for src, dst, _ in plan))
     if points is not None and warp == "none":
         raise MorphError("points are given, but warp is none: drop the points or use warp auto or points")

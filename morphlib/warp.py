@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
+from . import checks
 from .errors import MorphError
-from .images import atomic_path
-from .mlp import Net, render
+from .files import atomic_path
+from .net import Net
+from .render import render
 from .threads import one_blas_thread
 
 WARPS = {  # --warp: where a link's correspondences come from
@@ -294,8 +296,7 @@ def link_warp(src, dst, a: Net, b: Net, *, warp=WARP, points=None, folder=".", a
     a and b: `points` (pairs, or a JSON file), else the link's saved points (in <folder>/points/), else with
     warp "auto" pairs matched between the nets' pictures (rendered MATCH_SIDE big; `aspects` their width / height).
     warp "none": (None, None)."""
-    if warp not in WARPS:
-        raise MorphError(f"unknown warp {warp!r}: use one of {', '.join(WARPS)}")
+    checks.choice("warp", warp, WARPS)
     if warp == "none":
         return None, None
     given = points if points is None or not isinstance(points, (str, Path)) else read_points(points)

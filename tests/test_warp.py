@@ -6,7 +6,7 @@ import pytest
 
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
-from morphlib.mlp import init_net
+from morphlib.net import init_net
 from morphlib.render import render_at, render_morph, render_warped
 from morphlib.warp import (
     FOLD_TS,
