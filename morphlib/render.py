@@ -144,16 +144,32 @@ BLENDS = {  # how render_warped makes a frame of two nets, each at its warped po
 BLEND = "colour"  # chosen by bench.morph (README, "Morphs that move")
 
 
-@one_blas_thread
 def render_warped(a: Net, b: Net, ts, maps, height: int, width: int = None, *, blend="colour", window=(FULL, FULL),
                   band=None, chunk=None, device=None, uint8=False, rounding=True) -> np.ndarray:
     """Frames t of link A -> B moved by a warp, a numpy (len(ts), height, width, 3) array: maps(t, xy) gives
-    where frame t's points xy (N, 2, picture coordinates, numpy) lie in A and in B, and each net is rendered
-    there (render_at). blend "colour": (1 - t) A + t B of the two renders (clipped to [0, 1] past the ends);
-    "weights": the two first layers' pre-activations mixed the same way, then the other layers of the net t of
-    the way from A to B. Exactly A's picture at t = 0 and B's at t = 1 when the maps are the identity there.
-    Other options as render_morph's."""
+    where frame t's points xy (N, 2, picture coordinates, numpy) lie in A and in B, and each net is drawn there.
+    blend "colour": (1 - t) A + t B of the two pictures (clipped to [0, 1] past the ends); "weights": the two
+    first layers' pre-activations mixed the same way, then the other layers of the net t of the way from A to B.
+    maps None: nothing moves (a cross-fade of the two pictures, or render_morph's weight morph). Exactly A's
+    picture at t = 0 and B's at t = 1 when the maps are the identity there. Other options as render_morph's."""
     checks.choice("blend", blend, BLENDS)
+    options = dict(window=window, band=band, chunk=chunk, device=device)
+    if maps is None and blend == "weights":
+        return render_morph(a, b, ts, height, width, uint8=uint8, rounding=rounding, **options)
+    if maps is None:
+        ends = render_morph(a, b, [0.0, 1.0], height, width, **options)
+        return np.stack([_bytes(_blend(*ends, float(np.float32(t))), uint8, rounding) for t in ts])
+    return _warped(a, b, ts, maps, height, width, blend=blend, uint8=uint8, rounding=rounding, **options)
+
+
+def _bytes(rgb, uint8, rounding):
+    """A picture in [0, 1] as bytes (rounded, or truncated like the original), if asked."""
+    xp = array_namespace(rgb)
+    return xp.astype(rgb * 255.0 + (0.5 if rounding else 0.0), xp.uint8) if uint8 else rgb
+
+
+@one_blas_thread
+def _warped(a, b, ts, maps, height, width, *, blend, window, band, chunk, device, uint8, rounding):
     width = height if width is None else width
     w, h = checks.size("size", (width, height))
     xp = a.xp if device is None else namespace(device)
@@ -176,9 +192,7 @@ def render_warped(a: Net, b: Net, ts, maps, height: int, width: int = None, *, b
                 rgb = _layers(_mix(za, zb - za, zb, t, None), mixed[i], spare)
             else:
                 rgb = _blend(_layers(za, ends[0], spare) * 1.0, _layers(zb, ends[1], spare), t)
-            if uint8:
-                rgb = xp.astype(rgb * 255.0 + (0.5 if rounding else 0.0), xp.uint8)
-            out[i, r:min(r + rows, n), ...] = xp.reshape(rgb, (-1, w, 3))
+            out[i, r:min(r + rows, n), ...] = xp.reshape(_bytes(rgb, uint8, rounding), (-1, w, 3))
     return to_host(out)
 
 

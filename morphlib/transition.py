@@ -138,9 +138,10 @@ def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT,
     """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, in order, made on `device`; align=True
     matches each link's B to its A first. `fit` places pictures of another shape than the frame (crop, pad or
     stretch; see encoding.view); `aspects` {name: width / height} of the nets' pictures (default: square), mixed
-    along a link; `band` (r0, r1): only those rows of each frame. `warps` {(from, to): warp.Warp}: those links
-    move, each frame `blend`ed from the two nets at their warped points (render.render_warped); the others slide
-    their weights. Bytes of the original project's nets are truncated, as it saved its frames."""
+    along a link; `band` (r0, r1): only those rows of each frame. `warps` {(from, to): warp.Warp or warp.Still}:
+    those links' frames are `blend`ed from the two nets at their warped points (render.render_warped; a Still
+    moves nothing); the others slide their weights. Bytes of the original project's nets are truncated, as it
+    saved its frames."""
     w, h = parse_size(size)
     xp, pairs, aspects = namespace(device), {}, aspects or {}
     for src, dst, ts in groups(plan, group_size((w, h), uint8)):
@@ -241,7 +242,7 @@ _frames_of = frames  # write_transition's `frames` argument hides the function
 
 
 def link_warps(plan, nets, shapes, *, warp=WARP, blend=BLEND, points=None, folder=".", on_note=None) -> tuple:
-    """({(from, to): Warp} for the plan's links that move, [a line per link]): see warp.link_warp. `points`
+    """({(from, to): Warp or Still} for the plan's links that are blended, [a line per link]): see warp.link_warp. `points`
     belong to a sequence of one pair of pictures (either way round)."""
     checks.choice("blend", blend, BLENDS)
     links = list(dict.fromkeys((src, dst) for src, dst, _ in plan))

@@ -20,10 +20,10 @@ from .render import render
 from .threads import one_blas_thread
 
 WARPS = {  # --warp: where a link's correspondences come from
-    "auto": "the link's saved points if it has some, else features matched between the two nets' pictures "
-            "(no warp where nothing matches)",
+    "auto": "the link's saved points if it has some, else features matched between the two nets' pictures (where "
+            "nothing matches, the two pictures are blended where they are)",
     "points": "the link's saved points (or --points FILE); a link without any is refused",
-    "none": "no warp: every weight slides from net A to net B (morphlib before warps)",
+    "none": "no warp, no blend: every weight slides from net A to net B (morphlib before warps)",
 }
 WARP = "auto"  # chosen by bench.morph (README, "Morphs that move")
 POINTS_DIR = "points"  # W-<H>/points/<a>-<b>.json: a link's pairs [[xa, ya, xb, yb], ...]
@@ -99,6 +99,12 @@ def saved_points(a, b, folder):
             pts = read_points(path)
             return pts[:, [2, 3, 0, 1]] if swap else pts
     return None
+
+
+class Still:
+    """A link without correspondences that is blended all the same: its pictures stay where they are."""
+
+    maps = None
 
 
 @dataclass
@@ -292,10 +298,10 @@ def _flow_pairs(cv2, ga, gb, sim) -> np.ndarray:
 
 
 def link_warp(src, dst, a: Net, b: Net, *, warp=WARP, points=None, folder=".", aspects=(1.0, 1.0)) -> tuple:
-    """(Warp or None, a line saying where its pairs came from, or why there is none) for link src -> dst of nets
-    a and b: `points` (pairs, or a JSON file), else the link's saved points (in <folder>/points/), else with
-    warp "auto" pairs matched between the nets' pictures (rendered MATCH_SIDE big; `aspects` their width / height).
-    warp "none": (None, None)."""
+    """(Warp, Still or None, a line saying where its pairs came from, or why there are none) for link src -> dst of
+    nets a and b: `points` (pairs, or a JSON file), else the link's saved points (in <folder>/points/), else with
+    warp "auto" pairs matched between the nets' pictures (rendered MATCH_SIDE big; `aspects` their width /
+    height), else Still(). warp "none": (None, None)."""
     checks.choice("warp", warp, WARPS)
     if warp == "none":
         return None, None
@@ -310,7 +316,7 @@ def link_warp(src, dst, a: Net, b: Net, *, warp=WARP, points=None, folder=".", a
     pictures = [render(n, *_match_size(r)) for n, r in ((a, aspects[0]), (b, aspects[1]))]
     pairs, line = match(*pictures)
     if pairs is None:
-        return None, f"{src}>{dst}: {line}: no warp, a plain morph"
+        return Still(), f"{src}>{dst}: {line}: nothing moves, the pictures are blended where they are"
     return Warp(pairs, SMOOTHING["auto"]), f"{src}>{dst}: {line}"
 
 

@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pytest
 
+from conftest import nets_dir
+from morphlib.cli import main
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.net import init_net
@@ -131,11 +133,50 @@ def test_the_ends_of_a_warped_link_are_the_nets_pictures(plain_pair):
 def test_auto_on_pictures_with_nothing_to_match_falls_back_in_one_line():
     flat = init_net(8, make_encoding("plain"), seed=0)  # a plain net from its start: a flat grey
     warp, line = link_warp("1", "2", flat, flat.copy())
-    assert warp is None
-    assert "no warp" in line and "\n" not in line
+    assert warp.maps is None  # blended where they are
+    assert "nothing moves" in line and "\n" not in line
+
+
+def test_a_link_that_does_not_move_is_a_cross_fade_or_the_weight_morph(plain_pair):
+    a, b = plain_pair
+    ts = [0.0, 0.3, 1.0]
+    fade = render_warped(a, b, ts, None, 16)
+    ends = render_morph(a, b, [0.0, 1.0], 16)
+    np.testing.assert_allclose(fade[1], 0.7 * ends[0] + 0.3 * ends[1], atol=1e-6)
+    np.testing.assert_array_equal(fade[[0, 2]], ends)
+    np.testing.assert_array_equal(render_warped(a, b, ts, None, 16, blend="weights"), render_morph(a, b, ts, 16))
 
 
 def test_warp_points_without_points_is_refused(tmp_path):
     flat = init_net(8, make_encoding("plain"), seed=0)
     with pytest.raises(MorphError, match="has no points"):
         link_warp("1", "2", flat, flat, warp="points", folder=tmp_path)
+
+
+@pytest.mark.parametrize("points, args, says", [
+    ([[0.1, 0.2, 0.3]], [], "four numbers each"),
+    ([[0.1, 0.2, 0.3, 2.0]], [], "outside the picture"),
+    ([[0.1, 0.2, 0.3, 0.4]], ["--warp", "none"], "warp is none"),
+])
+def test_the_command_line_refuses_bad_points_in_one_line(tmp_path, monkeypatch, capsys, points, args, says):
+    nets_dir(tmp_path)
+    (tmp_path / "p.json").write_text(json.dumps(points))
+    monkeypatch.chdir(tmp_path)
+    assert main(["transition", "1>2:3", "-H", "6", "--size", "8", "--points", "p.json", *args, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
+
+
+def test_points_for_a_chain_are_refused_and_the_notes_say_where_each_links_pairs_came_from(tmp_path, monkeypatch,
+                                                                                          capsys):
+    nets_dir(tmp_path, kinds=("plain", "plain", "plain"))
+    write_points(points_file("2", "3", tmp_path / "W-6"), pairs())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.json").write_text(json.dumps(pairs().tolist()))
+    assert main(["transition", "1>2:3, 2>3:3", "-H", "6", "--size", "8", "--points", "p.json", "--quiet"]) == 2
+    assert "several" in capsys.readouterr().err
+    assert main(["transition", "1>2:3, 3>2:3", "-H", "6", "--size", "8", "--warp", "points", "--quiet"]) == 2
+    assert "link 1>2 has no points" in capsys.readouterr().err
+    assert main(["transition", "2>3:3, 3>2:3", "-H", "6", "--size", "8", "--warp", "points", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "warp 2>3: 25 points saved in W-6/points/" in out and "warp 3>2: 25 points saved" in out
