@@ -5,12 +5,14 @@ degrees, zoomed 1.25x and shifted 8% (similarity), and under a smooth non-rigid 
 draws each point of A halfway between its place in A and in B (from the picture itself); the score is the PSNR of
 the central 60% of the middle frame against it. Unrelated pairs have no ideal: their score is the added detail
 HF(mid - fade) / HF(fade), HF the mean squared Laplacian and fade the cross-fade of the two nets' pictures (0 for a
-cross-fade; grain and ghosts score high). Ways: today's weight morph (`--warp none`), a cross-fade of the ends,
-`--warp auto` with each blend, and exact points (a grid of true pairs) with each blend.
+cross-fade; grain, and shapes that move, score high). Ways: today's weight morph (`--warp none`), a cross-fade of
+the ends, `--warp auto` with each blend, exact points (a grid of true pairs) with each blend, and for unrelated
+pairs `--warp shapes` (optimal transport).
 
 Nets: morphlib's default Fourier nets, learned at 160 px (`--epochs`, default 300) and cached in bench/.cache/.
-Middle frames go to result/bench/morph-middles.png (ideal, then each way); `--docs` writes the face pair's strips
-to docs/. Usage: python -m bench.morph [--epochs 300] [--docs]
+Middle frames go to result/bench/morph-middles.png; the face pair (Grace Hopper and a second portrait: her
+picture bent, mirrored and toned, with 20 points clicked on her face) to result/bench/face-morph.png; `--docs`
+writes both into docs/. Usage: python -m bench.morph [--epochs 300] [--docs]
 """
 import argparse
 import time
@@ -18,14 +20,16 @@ import time
 import numpy as np
 from scipy.ndimage import laplace
 
-from morphlib.images import save_image
-from morphlib.render import render, render_morph, render_warped
+from morphlib.images import mark_points, save_image
+from morphlib.render import render_morph, render_warped
 from morphlib.warp import Warp, link_warp
 
 from . import morph_data as data
 
 OUT = data.REPO / "result" / "bench"
 UNRELATED = [("hopper", "gift"), ("hopper", "sunset"), ("gift", "logo"), ("sunset", "logo")]
+TODAY, FADE = "weights, no warp (today)", "cross-fade"
+WAYS = [TODAY, FADE, "auto, colour", "auto, weights", "points, colour", "points, weights", "shapes, colour"]
 
 
 def central(x) -> np.ndarray:
@@ -45,18 +49,21 @@ def added_detail(mid, fade) -> float:
     return hf(mid - fade) / hf(fade)
 
 
-def middles(a, b, side, exact=None) -> dict:
-    """{way: middle frame} of nets a -> b at `side` px; (warp notes) for auto."""
-    ends = [render(n, side) for n in (a, b)]
-    out = {"weights, no warp (today)": render_morph(a, b, [0.5], side)[0], "cross-fade": (ends[0] + ends[1]) / 2}
-    auto, note = link_warp("a", "b", a, b)
-    ways = {"auto": auto, "exact points": Warp(exact) if exact is not None else None}
-    for name, warp in ways.items():
+def middles(a, b, side, exact=None, ways=("auto",)) -> tuple:
+    """({way: middle frame} of nets a -> b at `side` px, {warp: its line}, seconds to find each warp)."""
+    ends = render_morph(a, b, [0.0, 1.0], side)
+    out = {TODAY: render_morph(a, b, [0.5], side)[0], FADE: (ends[0] + ends[1]) / 2}
+    lines, seconds = {}, {}
+    for way in ways:
+        start = time.perf_counter()
+        warp, lines[way] = link_warp("A", "B", a, b, warp=way)
+        seconds[way] = time.perf_counter() - start
+        for blend in ("colour", "weights") if way == "auto" else ("colour",):
+            out[f"{way}, {blend}"] = render_warped(a, b, [0.5], warp.maps, side, blend=blend)[0]
+    if exact is not None:
         for blend in ("colour", "weights"):
-            if warp is None:
-                continue
-            out[f"{name}, {blend}"] = render_warped(a, b, [0.5], warp.maps, side, blend=blend)[0]
-    return out, note
+            out[f"points, {blend}"] = render_warped(a, b, [0.5], Warp(exact).maps, side, blend=blend)[0]
+    return out, lines, seconds
 
 
 def known(epochs, side):
@@ -67,11 +74,9 @@ def known(epochs, side):
         for kind, f in data.WARPS.items():
             b = data.net_for(f"{name}-{kind}", data.warped(a_pic, f), epochs)
             ideal = data.ideal_middle(a_pic, f)
-            start = time.perf_counter()
-            mids, note = middles(a, b, side, data.exact_points(f))
-            rows.append((f"{name} {kind}", {k: psnr(v, ideal) for k, v in mids.items()}, note,
-                         time.perf_counter() - start))
-            tiles.append(np.hstack([ideal, *mids.values()]))
+            mids, lines, seconds = middles(a, b, side, data.exact_points(f))
+            rows.append((f"{name} {kind}", {k: psnr(v, ideal) for k, v in mids.items()}, lines, seconds))
+            tiles.append((ideal, mids))
     return rows, tiles
 
 
@@ -79,37 +84,61 @@ def unrelated(epochs, side):
     rows, tiles = [], []
     for x, y in UNRELATED:
         a, b = (data.net_for(n, data.picture(n), epochs) for n in (x, y))
-        mids, note = middles(a, b, side)
-        fade = mids["cross-fade"]
-        rows.append((f"{x} / {y}", {k: added_detail(v, fade) for k, v in mids.items()}, note, 0.0))
-        tiles.append(np.hstack([fade, *mids.values()]))
+        mids, lines, seconds = middles(a, b, side, ways=("auto", "shapes"))
+        rows.append((f"{x} / {y}", {k: added_detail(v, mids[FADE]) for k, v in mids.items()}, lines, seconds))
+        tiles.append((np.zeros_like(mids[FADE]), mids))
     return rows, tiles
 
 
 def table(title, rows, unit):
-    ways = list(dict.fromkeys(k for _, scores, _, _ in rows for k in scores))
     print(f"\n{title}")
-    print(f"  {'pair':22s}" + "".join(f"{w:>26s}" for w in ways))
-    for pair, scores, note, _ in rows:
-        print(f"  {pair:22s}" + "".join(f"{scores[w]:>24.2f}{unit}" if w in scores else f"{'-':>26s}"
-                                         for w in ways))
-        print(f"  {'':22s}auto: {note}")
+    print(f"  {'pair':20s}" + "".join(f"{w:>26s}" for w in WAYS))
+    for pair, scores, lines, seconds in rows:
+        print(f"  {pair:20s}" + "".join(f"{scores[w]:>{26 - len(unit)}.2f}{unit}" if w in scores else f"{'-':>26s}"
+                                         for w in WAYS))
+        for way, line in lines.items():
+            print(f"  {'':20s}{way} ({seconds[way]:.1f} s): {line}")
+
+
+def mosaic(tiles) -> np.ndarray:
+    """A row per pair: the ideal middle (black for unrelated pairs), then each way's middle in WAYS' order."""
+    return np.vstack([np.hstack([first] + [mids.get(w, np.zeros_like(first)) for w in WAYS]) for first, mids in tiles])
+
+
+def face_strip(epochs, side, count=9):
+    """Rows of the face pair's morph, `count` frames each: today's weight morph, a cross-fade, --warp auto and the
+    user's points (drawn on its two ends), all with the colour blend."""
+    hopper = data.picture("hopper")
+    a, b = data.net_for("hopper", hopper, epochs), data.net_for("hopper-second", data.second_portrait(hopper), epochs)
+    ts, pts = np.linspace(0, 1, count), data.face_points()
+    auto, line = link_warp("A", "B", a, b)
+    rows = {"weights, no warp (today)": render_morph(a, b, ts, side),
+            "cross-fade": render_warped(a, b, ts, None, side),
+            "auto": render_warped(a, b, ts, auto.maps, side),
+            "points": render_warped(a, b, ts, Warp(pts).maps, side)}
+    rows["points"][0], rows["points"][-1] = mark_points(rows["points"][0], pts[:, :2]), \
+        mark_points(rows["points"][-1], pts[:, 2:])
+    print(f"\nface pair: auto: {line}")
+    return np.vstack([np.hstack(list(frames)) for frames in rows.values()])
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=300, help="epochs per net (cached by picture and epochs)")
     ap.add_argument("--side", type=int, default=data.SIDE, help="frame size of the middle frames")
-    ap.add_argument("--docs", action="store_true", help="write the face pair's strips into docs/")
+    ap.add_argument("--docs", action="store_true", help="write the middle frames and the face pair into docs/")
     a = ap.parse_args()
+    out = data.REPO / "docs" if a.docs else OUT
     rows, tiles = known(a.epochs, a.side)
     table("known pairs: middle frame's PSNR (central 60%) against the ideal middle; targets: auto >= 32 dB "
-          "(similarity), >= 28 dB (non-rigid); exact points >= 34 dB", rows, "dB")
+          "(similarity), >= 28 dB (non-rigid); exact points >= 34 dB", rows, " dB")
     more, more_tiles = unrelated(a.epochs, a.side)
-    table("unrelated pairs: added detail HF(mid - fade) / HF(fade) (cross-fade 0); target: the default blend "
-          "<= 0.3", more, "  ")
-    path = save_image(OUT / "morph-middles.png", np.vstack(tiles + more_tiles))
-    print(f"\nmiddle frames (known pairs: ideal, then each way; unrelated: cross-fade, then each way): {path}")
+    table("unrelated pairs: added detail HF(mid - fade) / HF(fade) (a cross-fade 0); target: the default "
+          "(auto, colour) <= 0.3", more, "")
+    print(f"\nmiddle frames (a row per pair: the ideal middle or black, then {', '.join(WAYS)}): "
+          f"{save_image(out / 'morph-middles.png', mosaic(tiles + more_tiles))}")
+    print(f"face pair (rows: {TODAY}, {FADE}, auto, points; colour blend): "
+          f"{save_image(out / 'face-morph.png', face_strip(a.epochs, a.side))}")
 
 
 if __name__ == "__main__":

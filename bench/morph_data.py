@@ -119,3 +119,14 @@ def net_for(key, rgb, epochs):
 
 def load(x) -> np.ndarray:
     return load_image(x) if isinstance(x, (str, Path)) else x
+
+
+# A user's clicks on Grace Hopper (eyes, glasses, nose, mouth, chin, cap, cheeks, collar, tie, shoulders, badges),
+# each paired with its place in the second portrait (portrait_point): the face pair's points.
+FACE = np.array([[0.41, 0.33], [0.58, 0.33], [0.33, 0.31], [0.68, 0.29], [0.51, 0.42], [0.44, 0.48], [0.58, 0.48],
+                 [0.51, 0.57], [0.51, 0.07], [0.32, 0.17], [0.70, 0.17], [0.33, 0.40], [0.70, 0.38], [0.42, 0.68],
+                 [0.62, 0.68], [0.52, 0.78], [0.10, 0.72], [0.92, 0.72], [0.24, 0.91], [0.77, 0.92]])
+
+
+def face_points() -> np.ndarray:
+    return np.concatenate([FACE, portrait_point(FACE)], axis=1).astype(np.float32)

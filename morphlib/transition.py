@@ -242,8 +242,8 @@ _frames_of = frames  # write_transition's `frames` argument hides the function
 
 
 def link_warps(plan, nets, shapes, *, warp=WARP, blend=BLEND, points=None, folder=".", on_note=None) -> tuple:
-    """({(from, to): Warp or Still} for the plan's links that are blended, [a line per link]): see warp.link_warp. `points`
-    belong to a sequence of one pair of pictures (either way round)."""
+    """({(from, to): Warp or Still} for the plan's links that are blended, [a line per link]): see
+    warp.link_warp. `points` belong to a sequence of one pair of pictures (either way round)."""
     checks.choice("blend", blend, BLENDS)
     links = list(dict.fromkeys((src, dst) for src, dst, _ in plan))
     if points is not None and warp == "none":

@@ -6,6 +6,7 @@ maps from frame t onto each picture, a similarity (least squares) plus a thin-pl
 smoothed until neither map folds. Pairs come from a user (a JSON file, saved per link beside the nets) or are
 matched between the two nets' renders (SIFT features, RANSAC, then dense DIS flow; OpenCV, imported here only)."""
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from scipy.interpolate import RBFInterpolator
 from . import checks
 from .errors import MorphError
 from .files import atomic_path
+from .images import resize
 from .net import Net
 from .render import render
 from .threads import one_blas_thread
@@ -23,18 +25,21 @@ WARPS = {  # --warp: where a link's correspondences come from
     "auto": "the link's saved points if it has some, else features matched between the two nets' pictures (where "
             "nothing matches, the two pictures are blended where they are)",
     "points": "the link's saved points (or --points FILE); a link without any is refused",
+    "shapes": "the link's saved points if it has some, else shapes carried onto shapes: optimal transport of "
+              "each picture's mass (its colours' distance from its background) onto the other's",
     "none": "no warp, no blend: every weight slides from net A to net B (morphlib before warps)",
 }
 WARP = "auto"  # chosen by bench.morph (README, "Morphs that move")
 POINTS_DIR = "points"  # W-<H>/points/<a>-<b>.json: a link's pairs [[xa, ya, xb, yb], ...]
 MAX_POINTS = 5000
 GRID = 65  # the spline is evaluated on GRID x GRID nodes over the frame and interpolated between them
-SMOOTHING = {"points": 1e-6, "auto": 1e-3}  # the thin-plate spline's smoothing, by where the pairs came from
+SMOOTHING = {"points": 1e-6, "auto": 1e-3, "shapes": 1e-3}  # the thin-plate spline's, by where pairs come from
 MIN_JACOBIAN = 0.05  # a map whose Jacobian determinant falls below this (of the identity's 1) counts as folding
 MATCH_SIDE = 384  # the nets are rendered this big (longer side) to match features
 MIN_INLIERS, MIN_SHARE = 12, 0.3  # fewer matched features than this (or this share of the candidates): no match
 FLOW_GRID = 24  # dense flow is sampled on FLOW_GRID x FLOW_GRID points of the overlap
 FLOW_ERROR = 0.01  # ... kept where going there and back misses by less than this (picture widths)
+SHAPE_CELLS, SHAPE_PAIRS = 32, 300  # shapes: pictures as 32 x 32 cells of mass; the 300 heaviest of A's paired
 
 
 def check_points(data, where="points") -> np.ndarray:
@@ -314,6 +319,8 @@ def link_warp(src, dst, a: Net, b: Net, *, warp=WARP, points=None, folder=".", a
         raise MorphError(f"link {src}>{dst} has no points: save pairs in {points_file(src, dst, folder)} (the "
                          "point editor of transition.ipynb writes them), give --points FILE, or use --warp auto")
     pictures = [render(n, *_match_size(r)) for n, r in ((a, aspects[0]), (b, aspects[1]))]
+    if warp == "shapes":
+        return Warp(shapes(*pictures), SMOOTHING["shapes"]), f"{src}>{dst}: shapes carried by optimal transport"
     pairs, line = match(*pictures)
     if pairs is None:
         return Still(), f"{src}>{dst}: {line}: nothing moves, the pictures are blended where they are"
@@ -325,3 +332,30 @@ def _match_size(aspect) -> tuple:
     if aspect >= 1:
         return max(1, round(MATCH_SIDE / aspect)), MATCH_SIDE
     return MATCH_SIDE, max(1, round(MATCH_SIDE * aspect))
+
+
+def shapes(a, b) -> np.ndarray:
+    """Pairs (N, 4) that carry picture A's shapes onto B's: optimal transport (POT's exact solver) between the two
+    pictures' SHAPE_CELLS x SHAPE_CELLS cells, a cell's mass its colour's distance from the picture's background
+    (its border's median colour); each of A's SHAPE_PAIRS heaviest cells paired with the mean place its mass
+    goes to in B."""
+    for backend in ("PYTORCH", "JAX", "CUPY", "TENSORFLOW"):  # POT would import every one it finds
+        os.environ.setdefault(f"POT_BACKEND_DISABLE_{backend}", "1")
+    import ot
+
+    ma, mb = _mass(a), _mass(b)
+    c = (np.arange(SHAPE_CELLS) + 0.5) / SHAPE_CELLS
+    xy = np.stack(np.meshgrid(c, c), axis=-1).reshape(-1, 2)
+    plan = ot.emd(ma, mb, ot.dist(xy, xy))
+    goes = plan @ xy / plan.sum(axis=1, keepdims=True)
+    heavy = np.argsort(-ma, kind="stable")[:SHAPE_PAIRS]
+    return np.clip(np.concatenate([xy[heavy], goes[heavy]], axis=1), 0, 1).astype(np.float32)
+
+
+def _mass(rgb) -> np.ndarray:
+    """A picture as SHAPE_CELLS^2 cells of mass summing to 1: each cell's colour distance from the background, and
+    a little everywhere (so that every cell can send and take some)."""
+    small = resize(rgb, (SHAPE_CELLS, SHAPE_CELLS)).astype(np.float64)
+    border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    m = np.linalg.norm(small - np.median(border, axis=0), axis=2).ravel() + 0.02
+    return m / m.sum()
