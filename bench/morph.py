@@ -100,9 +100,13 @@ def table(title, rows, unit):
             print(f"  {'':20s}{way} ({seconds[way]:.1f} s): {line}")
 
 
-def mosaic(tiles) -> np.ndarray:
-    """A row per pair: the ideal middle (black for unrelated pairs), then each way's middle in WAYS' order."""
-    return np.vstack([np.hstack([first] + [mids.get(w, np.zeros_like(first)) for w in WAYS]) for first, mids in tiles])
+def mosaic(tiles, ways=WAYS) -> np.ndarray:
+    """A row per pair: the ideal middle (black for unrelated pairs), then each way's middle in `ways`' order."""
+    return np.vstack([np.hstack([first] + [mids.get(w, np.zeros_like(first)) for w in ways]) for first, mids in tiles])
+
+
+README_ROWS = ["hopper similarity", "gift similarity", "sunset non-rigid", "logo non-rigid", "hopper / gift",
+               "sunset / logo"]  # the README's middle frames: a row each, ideal (or black), today, fade, default
 
 
 def face_strip(epochs, side, count=9):
@@ -122,6 +126,23 @@ def face_strip(epochs, side, count=9):
     return np.vstack([np.hstack(list(frames)) for frames in rows.values()])
 
 
+def cost(epochs, side=512, count=9):
+    """CPU seconds per frame (one core) of a 9-frame link at `side` px: sliding weights, a cross-fade, moving."""
+    name = "hopper"
+    a, b = (data.net_for(k, data.warped(data.picture(name), data.similarity) if k != name else data.picture(name),
+                         epochs) for k in (name, f"{name}-similarity"))
+    warp, _ = link_warp("A", "B", a, b)
+    ts, times = list(np.linspace(0, 1, count)), {}
+    for way, run in ((TODAY, lambda: render_morph(a, b, ts, side, uint8=True)),
+                     (FADE, lambda: render_warped(a, b, ts, None, side, uint8=True)),
+                     ("auto, colour", lambda: render_warped(a, b, ts, warp.maps, side, uint8=True))):
+        start = time.process_time()
+        run()
+        times[way] = (time.process_time() - start) / count
+    print(f"\nCPU time per frame at {side} px, one core, a {count}-frame link (hopper similarity): "
+          + ", ".join(f"{k} {v:.3f} s" for k, v in times.items()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=300, help="epochs per net (cached by picture and epochs)")
@@ -136,9 +157,14 @@ def main():
     table("unrelated pairs: added detail HF(mid - fade) / HF(fade) (a cross-fade 0); target: the default "
           "(auto, colour) <= 0.3", more, "")
     print(f"\nmiddle frames (a row per pair: the ideal middle or black, then {', '.join(WAYS)}): "
-          f"{save_image(out / 'morph-middles.png', mosaic(tiles + more_tiles))}")
+          f"{save_image(OUT / 'morph-middles.png', mosaic(tiles + more_tiles))}")
+    if a.docs:
+        picked = [tile for row, tile in zip(rows + more, tiles + more_tiles) if row[0] in README_ROWS]
+        print(f"the README's middle frames (ideal or black, {TODAY}, {FADE}, auto, colour): "
+              f"{save_image(out / 'morph-middles.png', mosaic(picked, [TODAY, FADE, 'auto, colour']))}")
     print(f"face pair (rows: {TODAY}, {FADE}, auto, points; colour blend): "
           f"{save_image(out / 'face-morph.png', face_strip(a.epochs, a.side))}")
+    cost(a.epochs)
 
 
 if __name__ == "__main__":

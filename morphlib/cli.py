@@ -128,6 +128,7 @@ def _report(out):
 def _demo(a):
     start = time.perf_counter()
     out = transition.demo(**options(a, transition.demo))
+    print("\n".join(out["notes"]))
     _report(out)
     print(f"done in {time.perf_counter() - start:.1f} s; open {out['gif']}")
     return 0

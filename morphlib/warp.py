@@ -37,6 +37,7 @@ SMOOTHING = {"points": 1e-6, "auto": 1e-3, "shapes": 1e-3}  # the thin-plate spl
 MIN_JACOBIAN = 0.05  # a map whose Jacobian determinant falls below this (of the identity's 1) counts as folding
 MATCH_SIDE = 384  # the nets are rendered this big (longer side) to match features
 MIN_INLIERS, MIN_SHARE = 12, 0.3  # fewer matched features than this (or this share of the candidates): no match
+MAX_FEATURES = 300  # matched features kept (evenly through the list): each frame's spline solves for every pair
 FLOW_GRID = 24  # dense flow is sampled on FLOW_GRID x FLOW_GRID points of the overlap
 FLOW_ERROR = 0.01  # ... kept where going there and back misses by less than this (picture widths)
 SHAPE_CELLS, SHAPE_PAIRS = 32, 300  # shapes: pictures as 32 x 32 cells of mass; the 300 heaviest of A's paired
@@ -163,13 +164,10 @@ def _grid_maps(pairs, t, smoothing) -> np.ndarray:
     pairs = pairs.astype(np.float64)
     pa, pb = pairs[:, :2], pairs[:, 2:]
     pt = (1 - t) * pa + t * pb
-    nodes = _nodes()
-    out = []
-    for target in (pa, pb):
-        base = _similarity(pt, target)
-        rest = target - _affine(base, pt)
-        out.append(_affine(base, nodes) + _spline(pt, rest, smoothing, nodes))
-    return np.concatenate(out, axis=1).reshape(GRID, GRID, 4)
+    nodes, bases = _nodes(), [_similarity(pt, target) for target in (pa, pb)]
+    rest = np.concatenate([target - _affine(m, pt) for target, m in zip((pa, pb), bases)], axis=1)
+    out = np.concatenate([_affine(m, nodes) for m in bases], axis=1) + _spline(pt, rest, smoothing, nodes)
+    return out.reshape(GRID, GRID, 4)
 
 
 def _affine(m, p) -> np.ndarray:
@@ -184,14 +182,15 @@ def _nodes() -> np.ndarray:
 
 
 def _spline(src, values, smoothing, at) -> np.ndarray:
-    """A thin-plate spline through values (N, 2) at src (N, 2), evaluated at `at`; 0 where it cannot be fitted
-    (fewer than 3 points, all on a line)."""
+    """A thin-plate spline through values (N, k) at src (N, 2), evaluated at `at` (M, 2); 0 where it cannot be
+    fitted (fewer than 3 points, all on a line)."""
+    none = np.zeros((len(at), values.shape[1]))
     if len(src) < 3 or not np.any(values):
-        return np.zeros_like(at)
+        return none
     try:
         return RBFInterpolator(src, values, kernel="thin_plate_spline", smoothing=smoothing, degree=1)(at)
     except (np.linalg.LinAlgError, ValueError):
-        return np.zeros_like(at)
+        return none
 
 
 def _bilinear(grid, xy) -> np.ndarray:
@@ -256,7 +255,8 @@ def match(a, b) -> tuple:
     inliers = int(keep.sum()) if keep is not None else 0
     if sim is None or inliers < max(MIN_INLIERS, MIN_SHARE * len(pa)):
         return None, f"only {inliers} of {len(pa)} matched features agree on one placement"
-    keep = keep.ravel().astype(bool)
+    keep = np.flatnonzero(keep.ravel())
+    keep = keep[np.linspace(0, len(keep) - 1, min(len(keep), MAX_FEATURES)).round().astype(int)]  # spline's cost
     sa, sb = np.array(ga.shape[::-1], np.float64), np.array(gb.shape[::-1], np.float64)
     feats = np.concatenate([(pa[keep] + 0.5) / sa, (pb[keep] + 0.5) / sb], axis=1)  # OpenCV: centres at k
     flow = _flow_pairs(cv2, ga, gb, sim)
