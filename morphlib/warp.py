@@ -3,8 +3,10 @@
 A link A -> B with pairs of points (a_i in A, b_i in B; [0, 1] picture coordinates, x right, y down, pixel centres)
 puts pair i at (1 - t) a_i + t b_i in frame t. Frame point p shows net A at W_{t->A}(p) and net B at W_{t->B}(p):
 maps from frame t onto each picture, a similarity (least squares) plus a thin-plate spline through the pairs,
-smoothed until neither map folds. Pairs come from a user (a JSON file, saved per link beside the nets) or are
-matched between the two nets' renders (SIFT features, RANSAC, then dense DIS flow; OpenCV, imported here only)."""
+smoothed until neither map folds. Pairs come from a user (a JSON file, saved per link beside the nets), are
+matched between the two nets' pictures (SIFT, AKAZE and ORB features, a RANSAC similarity, then dense DIS flow;
+OpenCV, imported here only), or carry one picture's mass onto the other's (optimal transport; POT, imported here
+only)."""
 import json
 import os
 from dataclasses import dataclass, field

@@ -270,7 +270,7 @@ class PointEditor:
         self.images = [_image(width=size), _image(width=size)]
         self.events = [Event(source=im, watched_events=["click"]) for im in self.images]
         for side, event in enumerate(self.events):
-            event.on_dom_event(lambda e, side=side: self.click(side, *_where(e, self.pictures[side].shape)))
+            event.on_dom_event(lambda e, side=side: self.clicked(side, e))
         self.chosen = W.Dropdown(options=[("new pair", -1)], value=-1, description="pair")
         self.remove = W.Button(description="Delete pair", icon="trash")
         self.remove.on_click(lambda _: self.delete(self.chosen.value))
@@ -281,6 +281,10 @@ class PointEditor:
 
     def _ipython_display_(self):
         display(self.box)
+
+    def clicked(self, side: int, event: dict):
+        """An ipyevents click event on A (side 0) or B (1)."""
+        self.click(side, *_where(event, self.pictures[side].shape))
 
     def click(self, side: int, x: float, y: float):
         """A click at (x, y) (picture coordinates) on A (side 0) or B (1)."""
@@ -322,10 +326,11 @@ class PointEditor:
 
 
 def _where(event, shape) -> tuple:
-    """(x, y) in [0, 1] picture coordinates of an ipyevents click on a picture of `shape` (its pixel's centre)."""
-    if "dataX" in event:  # the picture's own pixel
-        return (event["dataX"] + 0.5) / shape[1], (event["dataY"] + 0.5) / shape[0]
-    return event["relativeX"] / event["boundingRectWidth"], event["relativeY"] / event["boundingRectHeight"]
+    """(x, y) in [0, 1] picture coordinates of an ipyevents click on a picture of `shape` (height, width): where
+    it fell in the picture as shown, else (no size known) at the centre of the picture's pixel it names."""
+    if event.get("boundingRectWidth") and event.get("boundingRectHeight"):
+        return event["relativeX"] / event["boundingRectWidth"], event["relativeY"] / event["boundingRectHeight"]
+    return (event["dataX"] + 0.5) / shape[1], (event["dataY"] + 0.5) / shape[0]
 
 
 def movie_view(result, width=None):

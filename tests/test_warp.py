@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.interpolate import RBFInterpolator
 
 from conftest import nets_dir
 from morphlib.cli import main
@@ -10,18 +11,7 @@ from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.net import init_net
 from morphlib.render import render_at, render_morph, render_warped
-from morphlib.warp import (
-    FOLD_TS,
-    MIN_JACOBIAN,
-    Warp,
-    _grid_maps,
-    _least_jacobian,
-    link_warp,
-    points_file,
-    read_points,
-    saved_points,
-    write_points,
-)
+from morphlib.warp import SMOOTHING, Warp, link_warp, points_file, read_points, saved_points, write_points
 
 TURN, ZOOM, SHIFT = np.deg2rad(25), 1.25, np.array([0.08, 0.08])
 ROT = np.array([[np.cos(TURN), -np.sin(TURN)], [np.sin(TURN), np.cos(TURN)]]) * ZOOM
@@ -83,13 +73,26 @@ def test_a_links_saved_points_serve_it_both_ways(tmp_path):
     assert saved_points("1", "3", tmp_path) is None
 
 
+def least_jacobian(maps, t, side=64):
+    """The smallest Jacobian determinant of frame t's maps onto A and B over a side x side grid (differences)."""
+    c = (np.arange(side) + 0.5) / side
+    xy = np.stack(np.meshgrid(c, c), axis=-1).reshape(-1, 2).astype(np.float32)
+    dets = []
+    for m in maps(t, xy):
+        m = m.reshape(side, side, 2) * side
+        dx, dy = np.diff(m, axis=1)[:-1], np.diff(m, axis=0)[:, :-1]
+        dets.append((dx[..., 0] * dy[..., 1] - dx[..., 1] * dy[..., 0]).min())
+    return min(dets)
+
+
 def test_points_that_would_fold_the_frame_are_smoothed_until_nothing_folds():
     pts = pairs(lambda p: p, count=4)
     pts[5, 2:], pts[6, 2:] = pts[6, 2:].copy(), pts[5, 2:].copy()  # two neighbours swap places: a fold
-    assert min(_least_jacobian(_grid_maps(pts, t, 1e-6)) for t in FOLD_TS) < MIN_JACOBIAN
+    spline = RBFInterpolator(pts[:, :2], pts[:, 2:] - pts[:, :2], kernel="thin_plate_spline", degree=1)
+    assert least_jacobian(lambda t, xy: (xy, xy + spline(xy)), 0.0) < 0  # through the pairs exactly: it folds
     w = Warp(pts)
-    assert w.smoothing > 1e-6
-    assert min(_least_jacobian(_grid_maps(pts, t, w.smoothing)) for t in FOLD_TS) >= MIN_JACOBIAN
+    assert w.smoothing > SMOOTHING["points"]
+    assert min(least_jacobian(w.maps, t) for t in (0.0, 0.25, 0.5, 0.75, 1.0)) > 0
 
 
 def moved(net, f):

@@ -11,7 +11,7 @@ from morphlib.learn import Job
 from morphlib.render import render
 from morphlib.transition import write_transition
 from morphlib.warp import points_file, read_points
-from morphlib.widgets import HybridTuner, PointEditor, TrainingMonitor, TransitionScrubber, _where, movie_view
+from morphlib.widgets import HybridTuner, PointEditor, TrainingMonitor, TransitionScrubber, movie_view
 
 
 def _wait_for_a_snapshot(monitor, timeout=120):
@@ -187,10 +187,13 @@ def test_point_editor_pairs_clicks_moves_and_deletes_them_and_saves_each_change(
     assert not path.exists()
 
 
-def test_a_click_is_read_at_the_pixel_centre_of_the_picture():
-    assert _where({"dataX": 0, "dataY": 9}, (10, 20)) == (0.5 / 20, 9.5 / 10)
-    assert _where({"relativeX": 50, "relativeY": 25, "boundingRectWidth": 100, "boundingRectHeight": 100},
-                  (10, 10)) == (0.5, 0.25)
+def test_a_click_is_read_where_it_fell_on_the_picture_as_shown(tmp_path):
+    nets_dir(tmp_path, 6)
+    e = PointEditor(6, 1, 2, size=20, root=tmp_path)
+    e.clicked(0, {"relativeX": 50, "relativeY": 25, "boundingRectWidth": 200, "boundingRectHeight": 100,
+                  "dataX": 5, "dataY": 5})  # shown twice as wide as it is tall
+    e.clicked(1, {"dataX": 0, "dataY": 19})  # no size known: the centre of the pixel it names
+    np.testing.assert_allclose(e.pairs, [[0.25, 0.25, 0.5 / 20, 19.5 / 20]])
 
 
 def test_the_scrubber_shows_the_warped_morph_and_says_where_its_points_came_from(tmp_path):
