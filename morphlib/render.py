@@ -170,6 +170,7 @@ def _bytes(rgb, uint8, rounding):
 
 @one_blas_thread
 def _warped(a, b, ts, maps, height, width, *, blend, window, band, chunk, device, uint8, rounding):
+    """render_warped's frames when something moves: each block of rows, each frame, both nets at their points."""
     width = height if width is None else width
     w, h = checks.size("size", (width, height))
     xp = a.xp if device is None else namespace(device)

@@ -183,3 +183,12 @@ def test_points_for_a_chain_are_refused_and_the_notes_say_where_each_links_pairs
     assert main(["transition", "2>3:3, 3>2:3", "-H", "6", "--size", "8", "--warp", "points", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "warp 2>3: 25 points saved in W-6/points/" in out and "warp 3>2: 25 points saved" in out
+
+
+def test_one_pair_shifts_the_picture_and_two_turn_and_zoom_it():
+    xy = np.array([[0.1, 0.9], [0.5, 0.5]], np.float32)
+    at_a, at_b = Warp([[0.2, 0.2, 0.4, 0.3]]).maps(0.5, xy)
+    np.testing.assert_allclose(at_a, xy - [0.1, 0.05], atol=1e-5)
+    np.testing.assert_allclose(at_b, xy + [0.1, 0.05], atol=1e-5)
+    two = pairs()[[0, -1]]  # two pairs of the similarity: the similarity itself, everywhere
+    np.testing.assert_allclose(Warp(two).maps(0.0, xy)[1], similarity(xy), atol=1e-4)
