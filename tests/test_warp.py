@@ -37,9 +37,10 @@ def test_the_warp_takes_each_a_point_onto_its_b_point_and_is_the_identity_at_the
     at_a, at_b = w.maps(1.0, pb)
     np.testing.assert_array_equal(at_b, pb)  # frame 1 is B, untouched
     np.testing.assert_allclose(at_a, pa, atol=1e-3)
-    at_a, at_b = w.maps(0.5, (pa + pb) / 2)  # halfway, each pair halfway between its two places
-    np.testing.assert_allclose(at_a, pa, atol=1e-3)
-    np.testing.assert_allclose(at_b, pb, atol=1e-3)
+    for t in (0.5, 1.5):  # halfway, and half a link beyond B (--beyond): each pair (1 - t) a + t b
+        at_a, at_b = w.maps(t, (1 - t) * pa + t * pb)
+        np.testing.assert_allclose(at_a, pa, atol=1e-3)
+        np.testing.assert_allclose(at_b, pb, atol=1e-3)
 
 
 @pytest.mark.parametrize("data, says", [
