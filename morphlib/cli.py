@@ -254,7 +254,7 @@ def _transition_parser(sub):
     tp.add_argument("--align", action="store_true", help="match hidden units first: smoother morphs")
     tp.add_argument("--warp", choices=list(WARPS), help="where each link's correspondences come from: "
                     + "; ".join(f"{k}: {v}" for k, v in WARPS.items()) + " (default %(default)s)")
-    tp.add_argument("--blend", choices=list(BLENDS), help="how a moving link's frames are made: "
+    tp.add_argument("--blend", choices=list(BLENDS), help="how the two nets make a frame unless --warp is none: "
                     + "; ".join(f"{k}: {v}" for k, v in BLENDS.items()) + " (default %(default)s)")
     tp.add_argument("--points", metavar="FILE", help="a one-link sequence's pairs, JSON [[xa, ya, xb, yb], ...] in "
                     f"[0, 1] picture coordinates (x right, y down); saved ones are in W-<H>/{POINTS_DIR}/<a>-<b>.json")

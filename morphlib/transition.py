@@ -207,7 +207,7 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     ("removed_old") and which movies not asked for this time ("removed_movies"). Frames are rendered on `device`
     (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes; `fit`: see frames(). `warp`
     (warp.WARPS) moves each link by its correspondences, `points` (pairs or a JSON file) those of a one-link
-    sequence, `blend` (warp.BLENDS) makes its frames; a line per link says where its pairs came from (or why it
+    sequence, `blend` (render.BLENDS) makes its frames; a line per link says where its pairs came from (or why it
     has none): passed to on_note(line) as it is known, and in the result's "notes". `renderer` (default: frames)
     makes the frames: parallel.write_transition passes one that renders on Dask workers."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
