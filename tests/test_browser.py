@@ -296,6 +296,7 @@ def test_transition_previews_the_frame_plays_the_gif_from_its_file_and_survives_
     _run_all(page)
     page.locator(OUTPUT, has_text="GIF: result/transition.gif").wait_for()
     assert page.locator(OUTPUT, has_text="7 frames").count() == 1
+    page.locator(f"{OUTPUT} .widget-image >> nth=2").wait_for()  # the scrubber's and the point editor's two
     images = page.locator(f"{OUTPUT} .widget-image")
     size = "(i) => [i.naturalWidth, i.naturalHeight]"
     images.first.wait_for()
@@ -309,6 +310,12 @@ def test_transition_previews_the_frame_plays_the_gif_from_its_file_and_survives_
     gif.wait_for()
     page.wait_for_function("(g) => g.complete && g.naturalWidth > 0", arg=gif.element_handle())
     assert gif.evaluate(size) == [64, 36]  # the GIF plays from its file
+    clicks = [(images.nth(side), (0.25, 0.5) if side == 1 else (0.75, 0.25)) for side in (1, 2)]
+    for image, (x, y) in clicks:  # a point on A, then its partner on B
+        box = image.bounding_box()
+        image.click(position={"x": x * box["width"], "y": y * box["height"]})
+    saved = _until(lambda: _read_json(root / "W-100" / "points" / "1-2.json"), "the clicked pair to be saved")
+    assert saved[0] == pytest.approx([0.25, 0.5, 0.75, 0.25], abs=0.02)
     page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Save Notebook").first.click()
     _until(lambda: _has_run(root / "transition.ipynb"), "the notebook to be saved")
@@ -322,8 +329,16 @@ def test_transition_previews_the_frame_plays_the_gif_from_its_file_and_survives_
     page.locator(OUTPUT, has_text="frames: 7 of 7 done").wait_for()
     gif.wait_for()
     page.wait_for_function("(g) => g.complete && g.naturalWidth > 0", arg=gif.element_handle())
-    assert page.locator(OUTPUT, has_text="Error displaying widget").count() <= 1  # the scrubber needs a kernel
+    assert page.locator(OUTPUT, has_text="Error displaying widget").count() <= 2  # the scrubber, the point editor
     gif.scroll_into_view_if_needed()  # the screenshot shows the GIF playing
+
+
+def _read_json(path):
+    """The JSON in `path`, None while it is not there (or not whole)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _has_run(path):

@@ -12,8 +12,9 @@ from conftest import REPO, nets_dir
 from morphlib.learn import Job
 from morphlib.render import render
 from morphlib.transition import write_transition
+from morphlib.warp import points_file, read_points
 from morphlib.weights import load_net, save_net, weights_file
-from morphlib.widgets import HybridTuner, TrainingMonitor, TransitionScrubber, movie_view
+from morphlib.widgets import HybridTuner, PointEditor, TrainingMonitor, TransitionScrubber, movie_view
 
 
 def _wait_for_a_snapshot(monitor, timeout=120):
@@ -201,7 +202,8 @@ def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
 
 def test_movie_view_lists_the_files_and_plays_the_gif_from_its_file(tmp_path, monkeypatch):
     nets_dir(tmp_path, 6)
-    out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result")
+    out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result",
+                           warp="none")
     assert "outside the notebook's folder" in movie_view(out).data
     monkeypatch.chdir(tmp_path)
     page = movie_view(out, width=80).data
@@ -223,7 +225,53 @@ def test_scrubber_previews_the_frame_shape_and_fit(tmp_path):
     for n in (1, 2):  # nets of pictures 10 wide and 20 high
         path = weights_file(n, 6, tmp_path)
         save_net(load_net(path)[0], path, image_size=[20, 10])
-    s = TransitionScrubber(6, size=32, frame="64x36", fit="pad", root=tmp_path)
+    s = TransitionScrubber(6, size=32, frame="64x36", fit="pad", root=tmp_path, warp="none")
     shown = np.asarray(Image.open(io.BytesIO(s.image.value)))
     assert shown.shape[:2] == (18, 32) and "a 64x36 frame (pad), previewed at 32x18" in s.status.value
     assert shown[:, :10].max() == 0 and shown[:, 22:].max() == 0  # pad: black bars beside the tall pictures
+
+
+def test_point_editor_pairs_clicks_moves_and_deletes_them_and_saves_each_change(tmp_path):
+    nets_dir(tmp_path, 6)
+    e = PointEditor(6, 1, 2, size=20, root=tmp_path)
+    path = points_file("1", "2", tmp_path / "W-6")
+    e.click(1, 0.5, 0.5)  # B first: refused, nothing saved
+    assert "on A first" in e.status.value and not path.exists()
+    e.click(0, 0.2, 0.3)
+    assert "partner on B" in e.status.value and not path.exists()
+    e.click(1, 0.4, 0.5)
+    e.click(0, 0.6, 0.6)
+    e.click(1, 0.7, 0.9)
+    np.testing.assert_allclose(read_points(path), [[0.2, 0.3, 0.4, 0.5], [0.6, 0.6, 0.7, 0.9]], atol=1e-6)
+    assert [label for label, _ in e.chosen.options] == ["new pair", "1", "2"]
+    e.chosen.value = 0
+    e.click(1, 0.1, 0.1)  # moves pair 1's point on B
+    np.testing.assert_allclose(read_points(path)[0], [0.2, 0.3, 0.1, 0.1], atol=1e-6)
+    e.delete(0)
+    np.testing.assert_allclose(read_points(path), [[0.6, 0.6, 0.7, 0.9]], atol=1e-6)
+    assert [label for label, _ in e.chosen.options] == ["new pair", "1"]
+    again = PointEditor(6, 2, 1, size=20, root=tmp_path)  # the other way round: the same pairs, swapped
+    np.testing.assert_allclose(again.pairs, [[0.7, 0.9, 0.6, 0.6]], atol=1e-6)
+    e.delete(0)
+    assert not path.exists()
+
+
+def test_a_click_is_read_where_it_fell_on_the_picture_as_shown(tmp_path):
+    nets_dir(tmp_path, 6)
+    e = PointEditor(6, 1, 2, size=20, root=tmp_path)
+    e.clicked(0, {"relativeX": 50, "relativeY": 25, "boundingRectWidth": 200, "boundingRectHeight": 100,
+                  "dataX": 5, "dataY": 5})  # shown twice as wide as it is tall
+    e.clicked(1, {"dataX": 0, "dataY": 19})  # no size known: the centre of the pixel it names
+    np.testing.assert_allclose(e.pairs, [[0.25, 0.25, 0.5 / 20, 19.5 / 20]])
+
+
+def test_the_scrubber_shows_the_warped_morph_and_says_where_its_points_came_from(tmp_path):
+    nets_dir(tmp_path, 6)
+    s = TransitionScrubber(6, size=16, root=tmp_path, warp="none")
+    still = s.image.value
+    assert s.note.value == ""
+    path = points_file("1", "2", tmp_path / "W-6")
+    path.parent.mkdir(parents=True)
+    path.write_text("[[0.2, 0.2, 0.6, 0.5], [0.8, 0.3, 0.5, 0.9], [0.4, 0.8, 0.2, 0.3]]")
+    s.warp.value = "auto"  # saved points come first
+    assert "3 points saved" in s.note.value and s.image.value != still
