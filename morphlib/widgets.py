@@ -589,12 +589,12 @@ class HybridTuner:
         self.preview.value = png_bytes(r.image)
         self.afar.value = png_bytes(pyramid(r.image)[:, r.image.shape[1] + 4:])
         self.afar.width = self.afar.height = None
+        if not quick:  # before the status line: a page that reads it finds the preview done
+            for image in (self.preview, self.afar):
+                image.remove_class("morphlib-busy")
         what = f"quick preview ({side} px) while you drag" if quick else "preview"
         self.status.value = (f"{what}: {r.per_pixel()} after {self.steps.value} more steps ({r.seconds:.2f} s), "
                              f"{settings}")
-        if not quick:
-            for image in (self.preview, self.afar):
-                image.remove_class("morphlib-busy")
         self._shown = (move, quick)
         return r
 
