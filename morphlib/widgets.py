@@ -152,9 +152,9 @@ class TrainingMonitor:
         why = self._why_stopped if r.stopped == "stopped" else r.stopped
         how = (": pick it in the list below and Restore it to use it, or set REPLACE = True and run again"
                if self.path is not None and where != f"saved {self.path}" else "")
+        self._draw_curve()  # before the status line: a page that reads it finds the curve final
         self.status.value = html.escape(f"{why}: best PSNR {r.psnr:.2f} dB at epoch {r.epochs}; {where}. "
                                         f"{r.message}{how}")
-        self._draw_curve()
 
     def _say_what_is_on_disk(self):
         old = on_disk(self.job, self.target)
