@@ -5,7 +5,6 @@ jobs=1 runs in this process (Dask is not imported); otherwise an embedded LocalC
 and render; this process writes every file, atomically, under the pictures' locks."""
 import dataclasses
 import os
-import re
 import signal
 import threading
 from collections import deque
@@ -18,6 +17,7 @@ from . import checks, transition
 from .errors import MorphError
 from .images import numbered_images
 from .learn import Job, learn, save, trained
+from .sequence import number_range
 from .weights import lock, weights_dir
 
 # Set in a LocalCluster's worker processes before they start: one BLAS thread each (2 workers on 2 cores must not
@@ -57,13 +57,9 @@ def _jobs(item, job: Job) -> list:
     if isinstance(item, Job):
         return [item]
     text, folder = str(item), Path(job.root) / str(item)
-    span = re.fullmatch(r"(\d+)-(\d+)", text)
-    if span:
-        first, last = int(span[1]), int(span[2])
-        if last < first or last - first >= checks.MAX_FRAMES:
-            raise MorphError(f"pictures {text}: give a range from a smaller number to a bigger one, like 5-9, "
-                             f"of fewer than {checks.MAX_FRAMES:,} pictures")
-        return [dataclasses.replace(job, picture=n) for n in range(first, last + 1)]
+    numbers = number_range(text)
+    if numbers is not None:
+        return [dataclasses.replace(job, picture=n) for n in numbers]
     if text.isdigit() or not folder.is_dir():
         return [dataclasses.replace(job, picture=item)]
     found = numbered_images(folder)

@@ -1,6 +1,4 @@
 """Transitions: interpolate every weight from net A to net B, sequences, frame plans, and rendering them."""
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ from .errors import MorphError
 from .images import atomic_path
 from .mlp import Net, check_compatible, interpolate, render_morph
 from .movie import GIF_SIZE, Movie
+from .sequence import Link, parse_sequence
 from .weights import load_numbered, read_meta, weights_file
 
 DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
@@ -24,57 +23,12 @@ SCHEDULES = {
 }
 
 
-@dataclass(frozen=True)
-class Link:
-    src: str
-    dst: str
-    steps: int
-
-
-_LINK = re.compile(r"\s*(\w+)\s*>\s*(\w+)\s*:\s*(-?\d+)\s*")
-_RANGE = re.compile(r"\s*(\d+)\s*-\s*(\d+)\s*:\s*(-?\d+)\s*")  # 1-30:48 = 1>2:48, 2>3:48, ..., 29>30:48
-
-
-def parse_sequence(text: str) -> list:
-    """'1>2:40, 2>3:40' -> Links (from, to, steps); '1-30:48' is the chain 1>2:48, ..., 29>30:48 (a folder of
-    pictures in order). Errors point at the spot."""
-    links, pos = [], 0
-    if not text.strip():
-        raise MorphError("the sequence is empty: write links like 1>2:40, 2>3:40 (from>to:steps)")
-    for part in text.split(","):
-        m = _LINK.fullmatch(part) or _RANGE.fullmatch(part)
-        if not m:
-            raise MorphError(_point(text, pos + len(part) - len(part.lstrip()),
-                                    "expected from>to:steps here, like 1>2:40 (or a chain like 1-30:48)"))
-        steps = int(m.group(3))
-        if steps < 2:
-            raise MorphError(_point(text, pos + m.start(3), f"a link needs at least 2 steps, not {steps}"))
-        ends = [m.group(1), m.group(2)] if m.re is _LINK else _chain(text, pos + m.start(1), m.group(1), m.group(2))
-        links += [Link(a, b, steps) for a, b in zip(ends, ends[1:])]
-        pos += len(part) + 1
-    return links
-
-
-def _chain(text, pos, first, last) -> list:
-    """Picture names first, first +- 1, ..., last; a chain of more than MAX_FRAMES pictures is refused."""
-    first, last = int(first), int(last)
-    if first == last:
-        raise MorphError(_point(text, pos, f"a chain goes from one picture to another, not {first}-{last}"))
-    if abs(last - first) >= checks.MAX_FRAMES:
-        raise MorphError(_point(text, pos, f"a chain of {abs(last - first) + 1:,} pictures is too long"))
-    step = 1 if last >= first else -1
-    return [str(n) for n in range(first, last + step, step)]
-
-
-def _point(text, pos, msg):
-    return f"bad sequence: {msg}\n  {text}\n  {' ' * pos}^"
-
-
 def frame_plan(links, schedule="linear", *, loop=False, pingpong=False, beyond=0.0) -> list:
     """(from, to, t) for every frame. A seam shared by two links is one frame; `loop` closes the chain back
     to its start without repeating the first frame; `beyond` carries the last link past its end (t > 1)."""
     if schedule not in SCHEDULES:
         raise MorphError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+    links = parse_sequence(links)
     if not links:
         raise MorphError("the sequence is empty: give links like 1>2:40, 2>3:40 (from>to:steps)")
     if loop and links[-1].dst != links[0].src:
@@ -198,7 +152,7 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     ("removed_old") and which movies not asked for this time ("removed_movies"). Frames are rendered on `device`
     (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes; `fit`: see frames(). `renderer`
     (default: frames) makes them: parallel.write_transition passes one that renders on Dask workers."""
-    links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
+    links = parse_sequence(sequence)
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
     fps = checks.real("fps", fps, above=0, high=MAX_FPS)
