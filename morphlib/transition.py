@@ -12,7 +12,7 @@ from .images import atomic_path
 from .mlp import Net, check_compatible, interpolate, render_morph
 from .movie import GIF_SIZE, Movie
 from .sequence import Link, parse_sequence
-from .weights import load_numbered, read_meta, weights_file
+from .weights import load_numbered, picture_shape, read_meta, weights_file
 
 DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
 MAX_FPS = 1000.0
@@ -67,7 +67,8 @@ def load_nets(names, hidden, root=".") -> dict:
 
 def aspects(names, hidden, root=".") -> dict:
     """{name: width / height} of the pictures the nets learned (their weights' image_size; 1 if unknown)."""
-    sizes = {n: read_meta(weights_file(n, hidden, root)).get("image_size") for n in dict.fromkeys(names)}
+    files = {n: weights_file(n, hidden, root) for n in dict.fromkeys(names)}
+    sizes = {n: picture_shape(read_meta(path), path) for n, path in files.items()}
     return {n: s[1] / s[0] if s else 1.0 for n, s in sizes.items()}
 
 

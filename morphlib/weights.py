@@ -2,6 +2,7 @@
 lock per picture and a short history of replaced nets."""
 import json
 import os
+import re
 import time
 import zipfile
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import MAX_SIDE
 from .encoding import KINDS, describe, input_size
 from .errors import MorphError
 from .images import atomic_path, pid_alive
@@ -60,6 +62,7 @@ def load_net(path, hidden: int = None) -> tuple:
     except (OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError) as e:  # zip damage
         raise MorphError(f"{path} is damaged or not a morphlib weights file ({e}); retrain it") from None
     meta = _meta(path, arrays.pop("meta", None))
+    picture_shape(meta, path)
     net = _net_from(path, arrays, meta)
     if hidden is not None and net.hidden != int(hidden):
         raise MorphError(f"{path} holds a net with H={net.hidden}, not H={hidden}: use hidden={net.hidden}, "
@@ -97,7 +100,7 @@ def _net_from(path, arrays, meta) -> Net:
     if enc["kind"] == "fourier":
         enc["B"] = _frequencies(path, arrays.pop("fourier_B", None), enc)
     extra = ", ".join(sorted(arrays.keys() - PARAMS))
-    if extra or any(v.dtype.kind not in "fiu" for v in arrays.values()):
+    if extra or any(not isinstance(v, np.ndarray) or v.dtype.kind not in "fiu" for v in arrays.values()):
         raise MorphError(f"{path} holds arrays a morphlib net does not have ({extra or 'not numbers'}); retrain it")
     params = {k: v.astype(np.float32) for k, v in arrays.items()}
     _check_shapes(path, params, enc)
@@ -116,11 +119,25 @@ def _frequencies(path, B, enc) -> np.ndarray:
     return B.astype(np.float32)
 
 
+def picture_shape(meta: dict, path) -> tuple:
+    """(height, width) of the picture a net learned, from its metadata; None for older files, which did not say."""
+    shape = meta.get("image_size")
+    if shape is None:
+        return None
+    if not (isinstance(shape, list) and len(shape) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIDE for v in shape)):
+        raise MorphError(f"{path} has a damaged image_size {shape!r} in its metadata (not [height, width] in "
+                         "pixels); retrain it")
+    return tuple(shape)
+
+
 def _check_shapes(path, p, enc):
     try:
         want_in = input_size(enc)
         h = p["W2"].shape[0]
+        biases = [f"b{k}" in p for k in LAYERS]
         ok = (p["W1"].shape == (want_in, h) and p["W2"].shape == (h, h) and p["W3"].shape == (h, 3)
+              and (all(biases) or not any(biases))
               and all(p[f"b{k}"].shape == (s,) for k, s in zip(LAYERS, (h, h, 3)) if f"b{k}" in p)
               and all(np.all(np.isfinite(v)) for v in p.values()))
     except (KeyError, IndexError):
@@ -186,6 +203,9 @@ def _take(lock_file: Path, name):
             fd = os.open(lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             pid = _holder(lock_file)
+            if pid == "":
+                raise MorphError(f"picture {name} is being locked by another run at this moment ({lock_file} holds "
+                                 f"no pid yet): try again in {STALE_LOCK_S} s") from None
             if pid is not None:
                 raise MorphError(f"picture {name} is being learned by another run (pid {pid}): stop that run "
                                  "first, or wait for it") from None
@@ -201,15 +221,16 @@ def _take(lock_file: Path, name):
 
 
 def _holder(lock_file: Path):
-    """The pid of the live run holding `lock_file`, or None when the lock is stale."""
+    """The pid of the live run holding `lock_file`; "" while the run that has just made it is writing its pid; None
+    when the lock is stale (its run is dead, or it holds anything but a pid: no run wrote that)."""
     try:
-        text = lock_file.read_text().strip()
+        text = lock_file.read_text(errors="replace").strip()
         age = time.time() - lock_file.stat().st_mtime
     except OSError:
         return None
-    if not text.isdigit():
-        return "?" if age < STALE_LOCK_S else None  # being written now, or left half-written by a killed run
-    return int(text) if pid_alive(int(text)) else None
+    if not text:
+        return "" if age < STALE_LOCK_S else None
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) and pid_alive(int(text)) else None
 
 
 @dataclass
@@ -298,16 +319,22 @@ def store_apart(net: Net, path, **meta) -> Path:
     return dest
 
 
+def _entry_at(name, hidden: int, index: int, root=".") -> Entry:
+    entries = history(name, hidden, root)
+    if not (isinstance(index, int) and 0 <= index < len(entries)):
+        have = f"0..{len(entries) - 1}" if entries else "none"
+        folder = history_dir(weights_file(name, hidden, root))
+        raise MorphError(f"picture {name} has no history entry {index!r} in {folder}/ "
+                         f"(have: {have}); `python -m morphlib nets {name} -H {hidden}` lists them")
+    return entries[index]
+
+
 def restore(name, hidden: int, index: int, root=".") -> Path:
     """Make history entry `index` (0 = newest) the current net again; the current one goes into history."""
     path = weights_file(name, hidden, root)
+    _entry_at(name, hidden, index, root)  # a missing entry is named before anything is written, the lock included
     with lock(path):
-        entries = history(name, hidden, root)
-        if not 0 <= index < len(entries):
-            have = f"0..{len(entries) - 1}" if entries else "none"
-            raise MorphError(f"picture {name} has no history entry {index} in {history_dir(path)}/ (have: {have}); "
-                             f"`python -m morphlib nets {name} -H {hidden}` lists them")
-        chosen = entries[index].path
+        chosen = _entry_at(name, hidden, index, root).path
         load_net(chosen, hidden)  # a damaged entry is refused before anything moves
         if path.is_file():
             _archive(path)
