@@ -3,8 +3,12 @@ notebooks and the widgets refuse the same bad values with the same message (a Mo
 import errno
 import math
 import numbers
+import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from .errors import MorphError
 
@@ -53,9 +57,51 @@ def training(epochs, batch, lr, seed, time_limit=None) -> tuple:
             whole("seed", seed, 0), optional(real, "time_limit", time_limit, 0))
 
 
+def flag(name: str, value) -> bool:
+    """True or False, else a MorphError (a string such as "no" would count as True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise MorphError(f"{name} {value!r} is not allowed: give True or False")
+    return bool(value)
+
+
+def choice(name: str, value, options) -> str:
+    """One of `options` (names), else a MorphError listing them."""
+    if not isinstance(value, str) or value not in options:
+        raise MorphError(f"unknown {name} {value!r}: use one of {', '.join(options)}")
+    return value
+
+
+def function(name: str, value):
+    """A function to call back, or None."""
+    if value is not None and not callable(value):
+        raise MorphError(f"{name} {value!r} is not allowed: give a function, or None")
+    return value
+
+
+def path(name: str, value) -> Path:
+    """A file or folder name (text or a Path), else a MorphError."""
+    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str) or not str(value).strip():
+        raise MorphError(f"{name} {value!r} is not allowed: give a file or folder name, such as 'result'")
+    return Path(value)
+
+
+def number(text):
+    """The int that `text` writes in the digits 0-9, else None (str.isdigit also takes a superscript 2)."""
+    return int(text) if isinstance(text, str) and re.fullmatch(r"[0-9]+", text) else None
+
+
+def picture(name: str, value):
+    """A picture, as given: its number in the pictures' folder (a whole number, or text of digits) or a file name."""
+    if isinstance(value, numbers.Number):
+        whole(name, value, 0)
+    else:
+        path(name, value)
+    return value
+
+
 def file_name(name: str, value) -> str:
     """A plain, non-empty file name (no folders, not hidden), else a MorphError."""
-    text = str(value)
+    text = value if isinstance(value, str) else ""
     if not text.strip() or text.startswith(".") or Path(text).name != text or "\\" in text:
         raise MorphError(f"{name} {value!r} is not allowed: give a plain file name such as transition")
     return text

@@ -18,6 +18,10 @@ MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any s
 SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1}  # and targets seed_targets()
 
 
+def _listed(options: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in options.items())
+
+
 def seed_targets(image: np.ndarray) -> np.ndarray:
     """The original project's training targets: pixel / 256 + 0.001 for 8-bit pixel values."""
     return np.round(image * 255) / np.float32(256) + np.float32(0.001)
@@ -51,21 +55,45 @@ class Job:
     img_dir: str = "img"
 
     def __post_init__(self):
+        for option in ("seed_exact", "resume", "replace"):
+            setattr(self, option, checks.flag(option, getattr(self, option)))
+        if self.resume and self.init_from is not None:
+            raise MorphError(f"resume and init_from {self.init_from!r} both say where to start: give one of them "
+                             "(resume: this picture's saved net; init_from: another picture's)")
         if self.seed_exact:
-            for k, v in SEED_EXACT.items():
-                setattr(self, k, v)
+            self._exactly_the_seed()
+        self.picture, self.root, self.img_dir = (checks.picture("picture", self.picture), checks.path("root", self.root),
+                                                 checks.path("img_dir", self.img_dir))
+        if self.init_from is not None:
+            checks.picture("init_from", self.init_from)
         self.hidden = checks.whole("hidden size", self.hidden, 1, checks.MAX_HIDDEN)
         make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
+        for option, names in (("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("backprop", BACKPROPS),
+                              ("init", INITS), ("device", DEVICES)):
+            if option != "activation" or self.activation is not None:
+                checks.choice(option, getattr(self, option), names)
         self.epochs, self.batch, self.lr, self.seed, _ = checks.training(self.epochs, self.batch, self.lr, self.seed)
         self.max_side = checks.whole("max_side", self.max_side, 1, checks.MAX_SIDE)
+
+    def _exactly_the_seed(self):
+        """Set SEED_EXACT; an option given otherwise (encoding plain, a batch) is refused, not silently replaced."""
+        plain = Job.__dataclass_fields__
+        clash = [k for k, v in SEED_EXACT.items() if getattr(self, k) not in (v, plain[k].default)]
+        if clash:
+            given = ", ".join(f"{k} {getattr(self, k)!r}" for k in clash)
+            raise MorphError(f"seed_exact is the original project's net exactly ({_listed(SEED_EXACT)}): it cannot "
+                             f"take {given}; drop seed_exact or those options")
+        for k, v in SEED_EXACT.items():
+            setattr(self, k, v)
 
     def name(self) -> str:
         """The weights' name: the picture's number, or a path's file name; a numbered file from elsewhere may not
         take the name of img/'s picture of that number."""
-        if str(self.picture).isdigit():
+        if checks.number(str(self.picture)) is not None:
             return str(int(self.picture))
         path = Path(self.picture)
-        mine = numbered_images(Path(self.root) / self.img_dir).get(int(path.stem)) if path.stem.isdigit() else None
+        number = checks.number(path.stem)
+        mine = numbered_images(Path(self.root) / self.img_dir).get(number) if number is not None else None
         if mine is not None and mine.resolve() != path.resolve():
             raise MorphError(f"{path} would be saved as the net of {mine}: copy it into {mine.parent}/ under a "
                              "free number, or rename it")

@@ -1,11 +1,13 @@
 """Frames streamed, in order, into a movie as they are made: an H.264 MP4 (imageio's bundled ffmpeg, so offline),
 a looping GIF, numbered PNGs; any of them at once."""
+import os
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from . import checks
 from .errors import MorphError
 from .images import atomic_path, save_image, to_uint8
 
@@ -17,6 +19,19 @@ GIF_SIZE = 256
 # at 44.03 dB to the frames, "veryfast" 3.5 s for 4.34 MB at 43.89 dB; at HD, medium took a fifth of a frame's time
 # on 2 cores.
 MP4_PRESET = "veryfast"
+MP4_MAX_SIDE = 16384  # x264 refuses wider or taller frames
+MIN_FPS, MAX_FPS = 0.01, 1000.0  # a frame every 100 s at most (a GIF's frame lasts at most 655 s)
+
+
+def check_fps(fps) -> float:
+    return checks.real("fps", fps, MIN_FPS, MAX_FPS)
+
+
+def check_mp4_size(width, height):
+    """Refuse a frame x264 cannot encode (it would leave an empty file behind a broken pipe)."""
+    if max(width, height) > MP4_MAX_SIDE:
+        raise MorphError(f"an MP4's frames may be at most {MP4_MAX_SIDE} pixels wide and high (x264's limit), not "
+                         f"{width}x{height}: give a smaller size, or write a GIF or PNG frames")
 
 
 class Movie:
@@ -26,7 +41,7 @@ class Movie:
     appear, complete, when the block ends without an error; never half-written."""
 
     def __init__(self, fps, *, mp4=None, gif=None, folder=None, digits=4, gif_size=GIF_SIZE, preset=MP4_PRESET):
-        self.fps, self.folder, self.digits, self.gif_size, self.preset = fps, folder, digits, gif_size, preset
+        self.fps, self.folder, self.digits, self.gif_size, self.preset = check_fps(fps), folder, digits, gif_size, preset
         self.paths = {k: Path(p) for k, p in (("mp4", mp4), ("gif", gif)) if p is not None}
         self.pngs, self.count, self._mp4, self._gif = [], 0, None, []
 
@@ -52,6 +67,7 @@ class Movie:
 
         h, w = rgb.shape[:2]
         if self._mp4 is None:  # H.264 wants even sides: odd ones are padded with the edge's pixels
+            check_mp4_size(w, h)
             self._mp4 = imageio_ffmpeg.write_frames(self._tmp["mp4"], (w + w % 2, h + h % 2), fps=self.fps,
                                                     codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
                                                     quality=8, ffmpeg_log_level="error",
@@ -63,6 +79,9 @@ class Movie:
         try:
             if self._mp4 is not None:
                 self._mp4.close()
+                if exc_type is None and not os.path.getsize(self._tmp["mp4"]):
+                    raise MorphError(f"ffmpeg wrote no video into {self.paths['mp4']} (its message is above); "
+                                     "the earlier file, if any, is left as it was")
             if exc_type is None and self.paths and not self.count:
                 raise MorphError("a movie needs at least one frame")
             if exc_type is None and self._gif:

@@ -10,12 +10,11 @@ from .encoding import FIT, view
 from .errors import MorphError
 from .images import atomic_path
 from .mlp import Net, check_compatible, interpolate, render_morph
-from .movie import GIF_SIZE, Movie
+from .movie import GIF_SIZE, Movie, check_fps, check_mp4_size
 from .sequence import Link, parse_sequence
 from .weights import load_numbered, picture_shape, read_meta, weights_file
 
 DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
-MAX_FPS = 1000.0
 SCHEDULES = {
     "linear": lambda s: s,
     "smoothstep": lambda s: s * s * (3 - 2 * s),
@@ -156,7 +155,7 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     links = parse_sequence(sequence)
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
-    fps = checks.real("fps", fps, above=0, high=MAX_FPS)
+    fps = check_fps(fps)
     gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
     names = [n for link in links for n in (link.src, link.dst)]
     nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
