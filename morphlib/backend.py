@@ -19,6 +19,8 @@ def namespace(device="cpu"):
     """numpy for "cpu", CuPy for "gpu", CuPy if it finds a GPU else numpy for "auto"; a namespace module (numpy,
     array_api_strict) as array_api_compat wraps it."""
     if not isinstance(device, str):
+        if not callable(getattr(device, "empty", None)):
+            raise MorphError(f"unknown device {device!r:.60}: use {', '.join(DEVICES)} (or an array namespace)")
         return array_namespace(device.empty(0))
     if device not in DEVICES:
         raise MorphError(f"unknown device {device!r}: use {', '.join(DEVICES)}")

@@ -29,7 +29,7 @@ def whole(name: str, value, low=1, high=None) -> int:
     """`value` as an int in [low, high] (high None: no upper bound), else a MorphError naming `name`."""
     if not _is_int(value) or value < low or (high is not None and value > high):
         span = f"at least {low}" if high is None else f"from {low} to {high}"
-        raise MorphError(f"{name} {value!r} is not allowed: give a whole number {span}")
+        raise MorphError(f"{name} {brief(value)} is not allowed: give a whole number {span}")
     return int(value)
 
 
@@ -40,7 +40,7 @@ def real(name: str, value, low=None, high=None, *, above=None) -> float:
             above is not None and value <= above):
         bounds = [f"above {above:g}" if above is not None else "", f"at least {low:g}" if low is not None else "",
                   f"at most {high:g}" if high is not None else ""]
-        raise MorphError(f"{name} {value!r} is not allowed: give a finite number "
+        raise MorphError(f"{name} {brief(value)} is not allowed: give a finite number "
                          + " and ".join(b for b in bounds if b))
     return float(value)
 
@@ -49,7 +49,7 @@ def choice(name: str, value, table, *, shown=None) -> str:
     """`value` if it names a row of `table` (a dict or tuple of names), else a MorphError listing the names (or
     those of `shown`): the one place where an unknown option name is refused."""
     if not isinstance(value, str) or value not in table:
-        raise MorphError(f"unknown {name} {value!r}: use one of {', '.join(shown or table)}")
+        raise MorphError(f"unknown {name} {brief(value)}: use one of {', '.join(shown or table)}")
     return value
 
 
@@ -68,21 +68,64 @@ def training(epochs, batch, lr, seed, time_limit=None) -> tuple:
 def flag(name: str, value) -> bool:
     """True or False, else a MorphError (a string such as "no" would count as True)."""
     if not isinstance(value, (bool, np.bool_)):
-        raise MorphError(f"{name} {value!r} is not allowed: give True or False")
+        raise MorphError(f"{name} {brief(value)} is not allowed: give True or False")
     return bool(value)
+
+
+def brief(value) -> str:
+    """`value` as a message shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def instance(name: str, value, kind, what: str):
+    """`value` if it is a `kind` (a class or a tuple of them), else a MorphError saying to give `what`."""
+    if not isinstance(value, kind):
+        raise MorphError(f"{name} {brief(value)} is not allowed: give {what}")
+    return value
+
+
+def pixels(name: str, value):
+    """An H x W x 3 array (numpy's, or the device's), else a MorphError."""
+    shape = getattr(value, "shape", None)
+    if isinstance(value, (str, bytes)) or not (isinstance(shape, tuple) and len(shape) == 3 and shape[2] == 3
+                                                and min(shape) > 0):
+        raise MorphError(f"{name} {brief(value)} is not allowed: give a picture as an H x W x 3 array "
+                         "(load_image reads one)")
+    return value
+
+
+def window(name: str, value) -> tuple:
+    """((x0, x1), (y0, y1)): the part of a picture's coordinates to show, finite, each lo < hi."""
+    try:
+        (x0, x1), (y0, y1) = value
+        ok = all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (x0, x1, y0, y1)) and x0 < x1 and y0 < y1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise MorphError(f"{name} {brief(value)} is not allowed: give ((x0, x1), (y0, y1)) with x0 < x1 and y0 < y1, "
+                         "such as ((0, 1), (0, 1))")
+    return (float(x0), float(x1)), (float(y0), float(y1))
+
+
+def stop_event(name: str, value):
+    """Something with is_set() (a threading.Event), or None."""
+    if value is not None and not callable(getattr(value, "is_set", None)):
+        raise MorphError(f"{name} {brief(value)} is not allowed: give a threading.Event (or None)")
+    return value
 
 
 def function(name: str, value):
     """A function to call back, or None."""
     if value is not None and not callable(value):
-        raise MorphError(f"{name} {value!r} is not allowed: give a function, or None")
+        raise MorphError(f"{name} {brief(value)} is not allowed: give a function, or None")
     return value
 
 
 def path(name: str, value) -> Path:
     """A file or folder name (text or a Path), else a MorphError."""
     if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str) or not str(value).strip():
-        raise MorphError(f"{name} {value!r} is not allowed: give a file or folder name, such as 'result'")
+        raise MorphError(f"{name} {brief(value)} is not allowed: give a file or folder name, such as 'result'")
     return Path(value)
 
 

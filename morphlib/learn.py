@@ -138,6 +138,9 @@ def learn(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None):
     """Train `job`'s picture (`target`, if already loaded) and save the best weights, also when stopped or
     interrupted, holding the picture's lock throughout. A net better than this run's stays unless
     `job.replace`; this run's then goes into its history. Returns (result, path of the file holding the new net)."""
+    checks.instance("job", job, Job, "a Job (the picture and how to learn it)")
+    checks.stop_event("stop", stop), checks.function("on_epoch", on_epoch), checks.optional(checks.pixels, "target",
+                                                                                             target)
     with lock(job.out_path()):
         result, target = trained(job, stop=stop, on_epoch=on_epoch, time_limit=time_limit, target=target)
         return result, save(job, result, target)

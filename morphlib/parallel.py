@@ -44,28 +44,53 @@ class Outcome:
 
 
 def pictures(items, job: Job = None) -> list:
-    """Jobs for `items`: picture numbers ("3"), ranges ("5-9"), paths, and folders (their numbered pictures; the
-    folder becomes the jobs' img_dir), each a copy of `job` (default Job()) with its picture; Jobs as they are."""
-    job = job or Job()
-    jobs = [j for item in ([items] if isinstance(items, (str, Path, int)) else items) for j in _jobs(item, job)]
+    """Jobs for `items`: picture numbers ("3"), ranges ("5-9"), paths, and folders (their numbered pictures, by
+    path), each a copy of `job` (default Job()) with its picture; Jobs as they are. Two that would be saved into
+    one weights file are refused."""
+    job = Job() if job is None else job
+    if not isinstance(job, Job):
+        raise MorphError(f"job {job!r} is not allowed: give a Job (the settings every picture is learned with)")
+    if isinstance(items, (str, Path, int, Job)):
+        items = [items]
+    if not isinstance(items, (list, tuple)):
+        raise MorphError(f"items {items!r} is not allowed: give picture numbers, files or folders (a list of them)")
+    jobs = [j for item in items for j in _jobs(item, job)]
     if not jobs:
         raise MorphError("no pictures given: name numbers (1 2 5-9), files or a folder")
+    _one_each(jobs)
     return jobs
+
+
+def _one_each(jobs):
+    """Refuse two jobs that would save into one weights file (1 twice, or photos/1.png and photos/1.jpg)."""
+    seen = {}
+    for j in jobs:
+        try:
+            path = j.out_path()
+        except MorphError:  # fails alone, saying why, when it is learned
+            continue
+        if path in seen:
+            raise MorphError(f"pictures {seen[path].picture} and {j.picture} would both be learned into {path}: "
+                             "name each picture once, and give pictures of one number (1.png, 1.jpg) different "
+                             "numbers")
+        seen[path] = j
 
 
 def _jobs(item, job: Job) -> list:
     if isinstance(item, Job):
         return [item]
+    checks.picture("items", item)
     text, folder = str(item), Path(job.root) / str(item)
     numbers = number_range(text)
     if numbers is not None:
         return [dataclasses.replace(job, picture=n) for n in numbers]
-    if text.isdigit() or not folder.is_dir():
+    if checks.number(text) is not None or not folder.is_dir():
         return [dataclasses.replace(job, picture=item)]
     found = numbered_images(folder)
     if not found:
         raise MorphError(f"{folder}/ holds no numbered pictures (1.png, 2.jpg, ...): name them by number")
-    return [dataclasses.replace(job, picture=n, img_dir=str(item)) for n in found]
+    # each by its path: as picture n of img/, it would replace that picture's net (Job.name refuses a clash)
+    return [dataclasses.replace(job, picture=str(path.absolute())) for path in found.values()]
 
 
 def learn_all(items, job: Job = None, *, jobs=None, scheduler=None, time_limit=None, on_picture=None) -> list:
@@ -76,6 +101,7 @@ def learn_all(items, job: Job = None, *, jobs=None, scheduler=None, time_limit=N
     stops the run, with the best nets so far of the pictures under way saved as a single `learn` saves them."""
     todo, jobs = pictures(items, job), checks.optional(checks.whole, "jobs", jobs, 1, MAX_JOBS)
     time_limit = checks.optional(checks.real, "time_limit", time_limit, 0)
+    on_picture = checks.function("on_picture", on_picture)
     names = [j.name() if _named(j) else str(j.picture) for j in todo]
     done = {}
 
@@ -198,6 +224,9 @@ def _saved(name, job, future) -> Outcome:
 def cluster(jobs=None, scheduler=None):
     """A Dask Client: of the cluster at `scheduler`, else of a LocalCluster of `jobs` worker processes (None:
     one per core) with one thread and one BLAS thread each."""
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise MorphError(f"scheduler {scheduler!r} is not allowed: give a Dask scheduler's address, such as "
+                         "tcp://HOST:8786")
     import dask
     from dask.distributed import Client, LocalCluster
 

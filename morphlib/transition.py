@@ -9,7 +9,7 @@ from .backend import namespace
 from .encoding import ENCODINGS, FIT, view
 from .errors import MorphError
 from .files import atomic_path
-from .movie import GIF_SIZE, Movie, check_fps
+from .movie import GIF_SIZE, Movie, check_fps, check_mp4_size
 from .net import Net, check_compatible, interpolate
 from .render import render_morph
 from .sequence import Link, parse_sequence
@@ -26,9 +26,8 @@ SCHEDULES = {
 def frame_plan(links, schedule="linear", *, loop=False, pingpong=False, beyond=0.0) -> list:
     """(from, to, t) for every frame. A seam shared by two links is one frame; `loop` closes the chain back
     to its start without repeating the first frame; `beyond` carries the last link past its end (t > 1)."""
-    if schedule not in SCHEDULES:
-        raise MorphError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
-    links = parse_sequence(links)
+    checks.choice("schedule", schedule, SCHEDULES)
+    loop, pingpong, links = checks.flag("loop", loop), checks.flag("pingpong", pingpong), parse_sequence(links)
     if not links:
         raise MorphError("the sequence is empty: give links like 1>2:40, 2>3:40 (from>to:steps)")
     if loop and links[-1].dst != links[0].src:
@@ -156,13 +155,17 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     links = parse_sequence(sequence)
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
-    fps = check_fps(fps)
+    fps, out, root = check_fps(fps), checks.path("out", out), checks.path("root", root)
     gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
+    pngs = _pngs(gif, mp4, frames)
+    align, on_frame, renderer = checks.flag("align", align), checks.function("on_frame", on_frame), checks.function(
+        "renderer", renderer)
     names = [n for link in links for n in (link.src, link.dst)]
     nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
     view(parse_size(size), fit=fit)  # bad sizes and fits (and a missing GPU) fail before anything is removed
+    if mp4:
+        check_mp4_size(*parse_size(size))
     xp = namespace(device)
-    pngs = not (gif or mp4) if frames is None else frames
     movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
     folder, digits = Path(out) / name, max(4, len(str(len(plan))))
     with checks.disk_errors():
@@ -177,6 +180,17 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
                 if on_frame:
                     on_frame(i, len(plan))
     return {**result, **movies, "frames": movie.pngs, "count": movie.count}
+
+
+def _pngs(gif, mp4, frames) -> bool:
+    """Whether numbered PNGs are written: `frames`, or when it is None, if no movie is asked for. Nothing at all
+    to write is refused."""
+    gif, mp4 = checks.flag("gif", gif), checks.flag("mp4", mp4)
+    pngs = not (gif or mp4) if frames is None else checks.flag("frames", frames)
+    if not (gif or mp4 or pngs):
+        raise MorphError("frames=False (--no-frames) and no movie: nothing would be written; ask for a GIF or an MP4 "
+                         "(--gif, --mp4), or leave the frames on")
+    return pngs
 
 
 _frames_of = frames  # write_transition's `frames` argument hides the function

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import MAX_SIDE
+from . import checks
 from .encoding import ENCODINGS, describe, input_size
 from .errors import MorphError
 from .files import atomic_path, pid_alive
@@ -26,7 +26,7 @@ PARAMS = {f"{w}{k}" for w in "Wb" for k in LAYERS}
 
 
 def weights_dir(hidden: int, root=".") -> Path:
-    return Path(root) / f"W-{int(hidden)}"
+    return checks.path("root", root) / f"W-{checks.whole('hidden size', hidden, 1, checks.MAX_HIDDEN)}"
 
 
 def weights_file(n, hidden: int, root=".") -> Path:
@@ -35,7 +35,8 @@ def weights_file(n, hidden: int, root=".") -> Path:
 
 def save_net(net: Net, path, **meta) -> Path:
     """Write the net and its metadata to `path` (.npz) atomically: a crash never leaves half a file."""
-    path = Path(path)
+    path = checks.path("path", path)
+    checks.instance("net", net, Net, "a Net (init_net, load_net and train make them)")
     enc = {k: v for k, v in net.encoding.items() if k != "B"}
     info = {"format": FORMAT, "hidden": net.hidden, "activation": net.activation, "encoding": enc,
             "layers": [input_size(net.encoding), net.hidden, net.hidden, 3], **meta}
@@ -50,7 +51,8 @@ def save_net(net: Net, path, **meta) -> Path:
 
 def load_net(path, hidden: int = None) -> tuple:
     """(net, metadata) from a .npz written by save_net; refuses pickles, other H and newer formats."""
-    path = Path(path)
+    path = checks.path("path", path)
+    hidden = checks.optional(checks.whole, "hidden size", hidden, 1, checks.MAX_HIDDEN)
     if not path.is_file():
         raise MorphError(f"weights {path} not found")
     try:
@@ -125,7 +127,7 @@ def picture_shape(meta: dict, path) -> tuple:
     if shape is None:
         return None
     if not (isinstance(shape, list) and len(shape) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIDE for v in shape)):
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= checks.MAX_SIDE for v in shape)):
         raise MorphError(f"{path} has a damaged image_size {shape!r} in its metadata (not [height, width] in "
                          "pixels); retrain it")
     return tuple(shape)
