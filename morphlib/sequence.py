@@ -66,10 +66,11 @@ def parse_sequence(text) -> list:
 def _part(text, pos, part) -> list:
     """The Links of one comma-separated part of `text`, which starts at `pos`."""
     if not part.strip():
+        last = pos > 0 and pos + len(part) == len(text)
         why = ("a comma at the start, with no link before it" if pos == 0 else
-               "a comma at the end, with no link after it" if pos + len(part) == len(text) else
+               "a comma at the end, with no link after it" if last else
                "two commas in a row: a link is missing between them")
-        raise MorphError(_point(text, max(pos - 1, 0), why))
+        raise MorphError(_point(text, pos - 1 if last else pos, why))
     ends, colon, steps = part.partition(":")
     if not colon:
         raise MorphError(_point(text, pos + len(part.rstrip()), f"a link needs its steps after a colon, {EXAMPLE}"))
