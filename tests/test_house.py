@@ -135,3 +135,15 @@ def test_an_optimizer_is_one_row_of_its_table(monkeypatch):
     assert optim.default_lr("momentum", "plain") == 0.3
     assert train(init_net(8, seed=1), gradient_picture(8, 8), epochs=5, batch=16, optimizer="momentum").epochs >= 1
     assert parser().parse_args(["learn", "1", "--optimizer", "momentum"]).optimizer == "momentum"
+
+
+def test_a_backend_is_one_row_of_its_table(monkeypatch):
+    import array_api_strict
+
+    from morphlib import backend
+
+    strict = backend.namespace(array_api_strict)
+    row = backend.Backend(lambda: strict, lambda xp: xp is strict, "pip install array-api-strict", "cpu")
+    monkeypatch.setitem(backend.BACKENDS, "strict", row)
+    monkeypatch.setattr(backend, "DEVICES", (*backend.BACKENDS, "auto"))
+    assert backend.namespace("strict") is strict and backend.kind(strict) == "cpu"
