@@ -166,12 +166,12 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     if mp4:
         check_mp4_size(*parse_size(size))
     xp = namespace(device)
-    movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
-    folder, digits = Path(out) / name, max(4, len(str(len(plan))))
+    movies = {k: out / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
+    folder, digits = out / name, max(4, len(str(len(plan))))
     with checks.disk_errors():
+        listed = _listed_movies(out, movies.values())
         result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(plan) + 1)])
-                  if pngs else 0,
-                  "removed_movies": _remove_movies(out, name, [k for k in ("gif", "mp4") if k not in movies])}
+                  if pngs else 0, "removed_movies": _claim_movies(out, name, movies.values(), listed)}
         with Movie(fps, **movies, folder=folder if pngs else None, digits=digits, gif_size=gif_size) as movie:
             rendered = (renderer or _frames_of)(plan, nets, size, align=align, device=xp, uint8=True, fit=fit,
                                                 aspects=shapes)
@@ -202,12 +202,33 @@ def summary(result) -> list:
     return [f"{result['count']} frames{pngs}"] + [f"{k.upper()}: {result[k]}" for k in ("gif", "mp4") if k in result]
 
 
-def _remove_movies(out, name, kinds) -> list:
-    """Remove <out>/<name>.<kind> that an earlier run wrote (the paths this run writes movies to: a stale one
-    would pass for this run's); returns the removed paths."""
-    old = [p for p in (Path(out) / f"{name}.{kind}" for kind in kinds) if p.is_file()]
+MOVIES = ".morphlib-movies"  # in an output folder: the movies morphlib wrote there, one name per line
+
+
+def _listed_movies(out: Path, paths) -> set:
+    """The movies listed in <out>/MOVIES; a file at one of `paths` (this run's movies) that is not listed is not
+    morphlib's, and is refused before anything changes."""
+    manifest = out / MOVIES
+    listed = set(manifest.read_text(errors="replace").split()) if manifest.is_file() else set()
+    foreign = [str(p) for p in paths if p.name not in listed and p.exists()]
+    if foreign:
+        raise MorphError(f"{' and '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not a movie morphlib wrote "
+                         "(or one an older morphlib wrote, which kept no list of its movies): pick another --name or "
+                         "--out, or move it away")
+    return listed
+
+
+def _claim_movies(out: Path, name, paths, listed) -> list:
+    """List this run's movies `paths` in <out>/MOVIES, and remove the other movies of `name` listed there (a stale
+    one would pass for this run's); returns the removed paths."""
+    old = [out / f"{name}.{k}" for k in ("gif", "mp4") if out / f"{name}.{k}" not in paths]
+    old = [p for p in old if p.name in listed and p.is_file()]
     for p in old:
         p.unlink()
+    names = sorted(listed - {p.name for p in old} | {p.name for p in paths})
+    if names != sorted(listed):
+        with atomic_path(out / MOVIES) as tmp:
+            Path(tmp).write_text("".join(f"{n}\n" for n in names))
     return old
 
 

@@ -16,7 +16,7 @@ from morphlib.learn import Job, learn
 from morphlib.net import init_net
 from morphlib.parallel import learn_all, pictures
 from morphlib.samples import write_samples
-from morphlib.transition import MANIFEST, write_transition
+from morphlib.transition import MANIFEST, MOVIES, write_transition
 from morphlib.weights import HISTORY, history, lock, restore, save_net, store, weights_file
 
 DEAD_PID = 999_999_999  # above any pid_max: no such process
@@ -204,7 +204,25 @@ def test_a_transition_into_a_users_folder_keeps_their_hidden_files(tmp_path):
     for _ in range(2):
         write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", gif=True, frames=True, root=tmp_path)
     assert all((mine / n).read_bytes() == b"the user's" for n in LOOK_ALIKES)
-    assert {p.name for p in mine.iterdir()} == {*LOOK_ALIKES, "t", "t.gif"}
+    assert {p.name for p in mine.iterdir()} == {*LOOK_ALIKES, "t", "t.gif", MOVIES}
+
+
+def test_movies_only_replace_or_remove_what_morphlib_wrote(tmp_path, capsys):
+    nets_dir(tmp_path, 4)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for kind in ("gif", "mp4"):
+        (mine / f"holiday.{kind}").write_bytes(b"the user's")
+    for movie in ({"gif": True}, {"mp4": True}):
+        with pytest.raises(MorphError, match="holiday.(gif|mp4) is not a movie morphlib wrote .* move it away"):
+            write_transition("1>2:2", hidden=4, size=8, out=mine, name="holiday", root=tmp_path, **movie)
+    r = write_transition("1>2:2", hidden=4, size=8, out=mine, name="holiday", root=tmp_path)  # frames only
+    assert r["removed_movies"] == [] and all((mine / f"holiday.{k}").read_bytes() == b"the user's"
+                                             for k in ("gif", "mp4"))
+    first = write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", gif=True, mp4=True, root=tmp_path)
+    again = write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", gif=True, root=tmp_path)
+    assert again["removed_movies"] == [first["mp4"]] and again["gif"].read_bytes()[:3] == b"GIF"
+    assert (mine / MOVIES).read_text().split() == ["t.gif"]
 
 
 def test_a_folder_of_pictures_never_replaces_the_nets_of_img(workspace):
