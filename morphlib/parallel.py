@@ -90,7 +90,7 @@ def _jobs(item, job: Job) -> list:
     if not found:
         raise MorphError(f"{folder}/ holds no numbered pictures (1.png, 2.jpg, ...): name them by number")
     # each by its path: as picture n of img/, it would replace that picture's net (Job.name refuses a clash)
-    return [dataclasses.replace(job, picture=str(path.absolute())) for path in found.values()]
+    return [dataclasses.replace(job, picture=str(path)) for path in found.values()]
 
 
 def learn_all(items, job: Job = None, *, jobs=None, scheduler=None, time_limit=None, on_picture=None) -> list:
@@ -152,7 +152,9 @@ def _learn_on_cluster(todo, names, finish, jobs, scheduler, time_limit):
         futures = {}
         for i, job in enumerate(todo):
             try:
-                job = dataclasses.replace(job, root=str(Path(job.root).resolve()))  # as the workers see it
+                job = dataclasses.replace(job, root=str(Path(job.root).resolve()),  # as the workers see them
+                                          picture=job.picture if checks.number(str(job.picture)) is not None else
+                                          str(Path(job.picture).resolve()))
                 locks.enter_context(lock(job.out_path()))
             except MorphError as e:
                 finish(i, Outcome(names[i], error=str(e)))
