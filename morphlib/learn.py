@@ -62,24 +62,28 @@ class Job:
         if self.resume and self.init_from is not None:
             raise MorphError(f"resume and init_from {self.init_from!r} both say where to start: give one of them "
                              "(resume: this picture's saved net; init_from: another picture's)")
-        if self.seed_exact:
-            self._exactly_the_seed()
         checks.picture("picture", self.picture)
         checks.path("root", self.root), checks.path("img_dir", self.img_dir)
         checks.optional(checks.picture, "init_from", self.init_from)
         self.hidden = checks.whole("hidden size", self.hidden, 1, checks.MAX_HIDDEN)
         make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
         for option, names in (("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("backprop", BACKPROPS),
-                              ("init", INITS), ("device", DEVICES)):
+                              ("init", INITS)):
             if option != "activation" or self.activation is not None:
                 checks.choice(option, getattr(self, option), names)
+        if isinstance(self.device, str):
+            checks.choice("device", self.device, DEVICES)
+        else:
+            namespace(self.device)  # an array namespace (array_api_strict in the tests), else refused
         self.epochs, self.batch, self.lr, self.seed, _ = checks.training(self.epochs, self.batch, self.lr, self.seed)
         self.max_side = checks.whole("max_side", self.max_side, 1, checks.MAX_SIDE)
+        if self.seed_exact:
+            self._exactly_the_seed()
 
     def _exactly_the_seed(self):
         """Set SEED_EXACT; an option given otherwise (encoding plain, a batch) is refused, not silently replaced."""
-        plain = Job.__dataclass_fields__
-        clash = [k for k, v in SEED_EXACT.items() if getattr(self, k) not in (v, plain[k].default)]
+        fields = Job.__dataclass_fields__
+        clash = [k for k, v in SEED_EXACT.items() if getattr(self, k) not in (v, fields[k].default)]
         if clash:
             given = ", ".join(f"{k} {getattr(self, k)!r}" for k in clash)
             raise MorphError(f"seed_exact is the original project's net exactly ({_listed(SEED_EXACT)}): it cannot "
