@@ -47,13 +47,9 @@ def pictures(items, job: Job = None) -> list:
     """Jobs for `items`: picture numbers ("3"), ranges ("5-9"), paths, and folders (their numbered pictures, by
     path), each a copy of `job` (default Job()) with its picture; Jobs as they are. Two that would be saved into
     one weights file are refused."""
-    job = Job() if job is None else job
-    if not isinstance(job, Job):
-        raise MorphError(f"job {job!r} is not allowed: give a Job (the settings every picture is learned with)")
-    if isinstance(items, (str, Path, int, Job)):
-        items = [items]
-    if not isinstance(items, (list, tuple)):
-        raise MorphError(f"items {items!r} is not allowed: give picture numbers, files or folders (a list of them)")
+    job = Job() if job is None else checks.instance("job", job, Job, "a Job (the settings of every picture)")
+    items = [items] if isinstance(items, (str, Path, int, Job)) else checks.instance(
+        "items", items, (list, tuple), "picture numbers, files or folders (a list of them)")
     jobs = [j for item in items for j in _jobs(item, job)]
     if not jobs:
         raise MorphError("no pictures given: name numbers (1 2 5-9), files or a folder")
@@ -226,9 +222,7 @@ def _saved(name, job, future) -> Outcome:
 def cluster(jobs=None, scheduler=None):
     """A Dask Client: of the cluster at `scheduler`, else of a LocalCluster of `jobs` worker processes (None:
     one per core) with one thread and one BLAS thread each."""
-    if scheduler is not None and not isinstance(scheduler, str):
-        raise MorphError(f"scheduler {scheduler!r} is not allowed: give a Dask scheduler's address, such as "
-                         "tcp://HOST:8786")
+    checks.optional(checks.instance, "scheduler", scheduler, str, "a Dask scheduler's address, such as tcp://HOST:8786")
     import dask
     from dask.distributed import Client, LocalCluster
 

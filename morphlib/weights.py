@@ -1,6 +1,7 @@
 """The W-<H>/ store: one .npz per picture with metadata, atomic saves, strict loads, the original .npy layout, a
 lock per picture and a short history of replaced nets."""
 import json
+import math
 import os
 import re
 import time
@@ -96,9 +97,11 @@ def _meta(path, raw) -> dict:
 
 
 def _net_from(path, arrays, meta) -> Net:
-    enc = dict(meta.get("encoding", {}))
-    if enc.get("kind") not in ENCODINGS or meta.get("activation") not in ACTIVATIONS:
-        raise MorphError(f"{path} names an unknown encoding or activation ({meta}); retrain it")
+    enc, activation = meta.get("encoding"), meta.get("activation")
+    if not (isinstance(enc, dict) and isinstance(enc.get("kind"), str) and enc["kind"] in ENCODINGS
+            and isinstance(activation, str) and activation in ACTIVATIONS):
+        raise MorphError(f"{path} names an unknown encoding or activation ({checks.brief(meta)}); retrain it")
+    enc = dict(enc)
     if enc["kind"] == "fourier":
         enc["B"] = _frequencies(path, arrays.pop("fourier_B", None), enc)
     extra = ", ".join(sorted(arrays.keys() - PARAMS))
@@ -266,26 +269,35 @@ def entry(path) -> Entry:
         when = datetime.strptime(stamp, "%Y%m%d-%H%M%S-%f")
     except ValueError:
         pass
-    return Entry(Path(path), meta.get("psnr"), meta.get("epochs"), f"{when:%Y-%m-%d %H:%M:%S}")
+    epochs = meta.get("epochs") if checks.number(str(meta.get("epochs"))) is not None else None
+    return Entry(Path(path), _score(meta), epochs, f"{when:%Y-%m-%d %H:%M:%S}")
+
+
+def _score(meta: dict):
+    """The PSNR a file's metadata records, None if it records none (or something else)."""
+    psnr = meta.get("psnr")
+    ok = isinstance(psnr, (int, float)) and not isinstance(psnr, bool) and math.isfinite(psnr)
+    return float(psnr) if ok else None
 
 
 def read_meta(path) -> dict:
     """The metadata of a weights file, {} if it has none readable (nothing else is loaded)."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return json.loads(str(z["meta"]))
+            meta = json.loads(str(z["meta"]))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _history_path(path, psnr) -> Path:
-    score = "unknown" if psnr is None else f"{float(psnr):.2f}dB"
+    score = "unknown" if psnr is None else f"{psnr:.2f}dB"
     return history_dir(path) / f"{datetime.now():%Y%m%d-%H%M%S-%f}_{score}.npz"
 
 
 def _archive(path: Path) -> Path:
     """Hard-link the net at `path` into its history: whole or not at all, and `path` stays until replaced."""
-    dest = _history_path(path, read_meta(path).get("psnr"))
+    dest = _history_path(path, _score(read_meta(path)))
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.link(path, dest)
@@ -316,7 +328,7 @@ def store(net: Net, path, **meta) -> Path:
 
 def store_apart(net: Net, path, **meta) -> Path:
     """Save `net` into the history of `path`, leaving the current net there; returns the history file."""
-    dest = save_net(net, _history_path(path, meta.get("psnr")), **meta)
+    dest = save_net(net, _history_path(path, _score(meta)), **meta)
     _prune(history_dir(path))
     return dest
 

@@ -1,6 +1,7 @@
 """Property tests: the sequence parser, the weight loader, the command line and the Python API's public functions
 answer any input with a result or a MorphError."""
 import importlib
+import json
 import math
 import shutil
 import string
@@ -17,8 +18,8 @@ from morphlib.cli import main
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
 from morphlib.net import init_net
-from morphlib.transition import Link, frame_plan, parse_sequence
-from morphlib.weights import load_net, save_net
+from morphlib.transition import Link, frame_plan, parse_sequence, write_transition
+from morphlib.weights import load_net, save_net, weights_file
 
 names = st.text(string.ascii_letters + string.digits + "_", min_size=1, max_size=4)
 links = st.lists(st.tuples(names, names, st.integers(2, 500)), min_size=1, max_size=6)
@@ -68,6 +69,34 @@ def test_weight_loader_never_crashes(tmp_path, damage):
         assert str(path) in str(e)
     else:
         assert net.hidden == 4 and meta["format"] == 1
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                    max_leaves=6)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(["format", "encoding", "activation", "psnr", "epochs", "image_size", "hidden", "source",
+                        None]), JSON)
+def test_any_metadata_loads_or_says_why(tmp_path_factory, key, value):
+    """A weights file's metadata, any key set to any JSON value (None: the whole of it): loading, morphing,
+    replacing and listing the net answer with a result or a MorphError."""
+    root = nets_dir(tmp_path_factory.mktemp("meta"), 4)
+    path = weights_file(2, 4, root)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    arrays["meta"] = np.array(json.dumps(value if key is None else {**meta, key: value}))
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    for call in (lambda: load_net(path), lambda: write_transition("1>2:2", hidden=4, size=8, out=root / "r", root=root),
+                 lambda: weights.store(init_net(4, seed=3), path, psnr=21.0),
+                 lambda: [weights.entry(e.path) for e in weights.history(2, 4, root)]):
+        try:
+            call()
+        except MorphError:
+            pass
 
 
 # Every CLI command's numeric options through finite, non-finite, zero, negative and huge values: exit code 0, or
