@@ -135,11 +135,11 @@ def number(text):
 
 
 def picture(name: str, value):
-    """A picture, as given: its number in the pictures' folder (a whole number, or text of digits) or a file name."""
+    """A picture: its number in the pictures' folder (a whole number, as an int; or text of digits, as given) or a
+    file name, as given."""
     if isinstance(value, numbers.Number):
-        whole(name, value, 0)
-    else:
-        path(name, value)
+        return whole(name, value, 0)
+    path(name, value)
     return value
 
 

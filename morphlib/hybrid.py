@@ -259,6 +259,7 @@ def compiled() -> dict:
 
 def pyramid(img: np.ndarray, levels=4, gap=4) -> np.ndarray:
     """The picture at full, 1/2, 1/4, ... size side by side on white, bottoms aligned: how it looks from afar."""
+    img, levels, gap = as_rgb(img), checks.whole("levels", levels, 1, 16), checks.whole("gap", gap, 0, checks.MAX_SIDE)
     h, w = img.shape[:2]
     tiles = [img] + [resize(img, (max(1, w >> k), max(1, h >> k))) for k in range(1, levels)]
     out = np.ones((h, sum(t.shape[1] for t in tiles) + gap * (levels - 1), 3), np.float32)

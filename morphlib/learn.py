@@ -62,9 +62,9 @@ class Job:
         if self.resume and self.init_from is not None:
             raise MorphError(f"resume and init_from {self.init_from!r} both say where to start: give one of them "
                              "(resume: this picture's saved net; init_from: another picture's)")
-        checks.picture("picture", self.picture)
+        self.picture = checks.picture("picture", self.picture)
+        self.init_from = checks.optional(checks.picture, "init_from", self.init_from)
         checks.path("root", self.root), checks.path("img_dir", self.img_dir)
-        checks.optional(checks.picture, "init_from", self.init_from)
         self.hidden = checks.whole("hidden size", self.hidden, 1, checks.MAX_HIDDEN)
         make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
         for option, names in (("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("backprop", BACKPROPS),

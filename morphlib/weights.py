@@ -154,7 +154,7 @@ def _check_shapes(path, p, enc):
 def load_legacy(folder, n, hidden: int = None) -> Net:
     """The original project's W-<H>/w<n>_1.npy (wih), _2 (whh), _3 (who): sigmoid units, no biases; with `hidden`,
     a net of another H is refused."""
-    files = [Path(folder) / f"w{n}_{k}.npy" for k in LAYERS]
+    files = [checks.path("folder", folder) / f"w{n}_{k}.npy" for k in LAYERS]
     try:
         wih, whh, who = (_npy(f) for f in files)
     except (OSError, ValueError, EOFError) as e:

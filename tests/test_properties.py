@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO, nets_dir
-from morphlib import hybrid, images, parallel, transition, weights
+from morphlib import hybrid, images, movie, parallel, samples, transition, weights
 from morphlib.cli import main
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
@@ -245,6 +245,11 @@ API = {  # a quick call that succeeds, and the arguments to vary (some values ar
     "history": (lambda **k: weights.history(**{"name": 1, "hidden": 4, **k}), ["name", "hidden", "root"]),
     "hybrid_fft": (lambda **k: hybrid.hybrid_fft(**{"near": PICTURE, "far": PICTURE, **k}),
                    ["near", "far", "sigma", "with_loss"]),
+    "pyramid": (lambda **k: hybrid.pyramid(**{"img": PICTURE, **k}), ["img", "levels", "gap"]),
+    "write_movie": (lambda **k: movie.write_movie(**{"frames": [PICTURE], "fps": 5, "gif": "result/m.gif", **k}),
+                    ["frames", "fps", "mp4", "gif", "folder", "digits", "gif_size"]),
+    "write_samples": (lambda **k: samples.write_samples(**{"folder": "s", **k}), ["folder", "force"]),
+    "load_legacy": (lambda **k: weights.load_legacy(**{"folder": "W-4", "n": 1, **k}), ["folder", "n", "hidden"]),
 }
 
 
@@ -254,7 +259,8 @@ def _slow(argument, value) -> bool:
     big = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 40
     return (argument == "jobs" and (value is None or (isinstance(value, int) and value > 1)) or
             argument == "scheduler" and isinstance(value, str) or
-            argument in ("epochs", "height", "width", "size", "hidden", "features", "max_side", "gif_size") and big)
+            argument in ("epochs", "height", "width", "size", "hidden", "features", "max_side", "gif_size", "gap",
+                         "digits") and big)
 
 
 @pytest.mark.parametrize("function", sorted(API))
