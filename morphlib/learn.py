@@ -79,6 +79,15 @@ class Job:
         self.max_side = checks.whole("max_side", self.max_side, 1, checks.MAX_SIDE)
         if self.seed_exact:
             self._exactly_the_seed()
+        self._fourier_only()
+
+    def _fourier_only(self):
+        """features, sigma and feature_seed shape Fourier inputs: given for another encoding, they are refused."""
+        fields = Job.__dataclass_fields__
+        given = [k for k in ("features", "sigma", "feature_seed") if getattr(self, k) != fields[k].default]
+        if given and make_encoding(self.encoding)["kind"] != "fourier":
+            raise MorphError(f"{', '.join(given)} only shape{'s' if len(given) == 1 else ''} Fourier inputs, and "
+                             f"encoding {self.encoding} has none: drop {', '.join(given)}, or use encoding fourier")
 
     def _exactly_the_seed(self):
         """Set SEED_EXACT; an option given otherwise (encoding plain, a batch) is refused, not silently replaced."""

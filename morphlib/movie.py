@@ -16,6 +16,7 @@ from .images import load_image, save_image, to_uint8
 GIF_SIZE = 256  # longer side of a GIF's frames; each frame keeps its own palette (size and error: bench.gif)
 MP4_PRESET = "veryfast"  # x264's speed preset (CPU time, size and PSNR of the presets: bench.scale)
 MP4_MAX_SIDE = 16384  # x264 refuses wider or taller frames
+FPS = 24  # frames a second of a transition's movies
 MIN_FPS, MAX_FPS = 0.01, 1000.0  # a frame every 100 s at most (a GIF's frame lasts at most 655 s)
 
 

@@ -244,7 +244,8 @@ def _worker_count(client) -> int:
 def write_transition(sequence, *, jobs=1, scheduler=None, **options) -> dict:
     """transition.write_transition with its frames rendered in chunks on `jobs` Dask workers (or the cluster at
     `scheduler`) and written here, in order, as they come back; jobs=1: in this process."""
-    if checks.optional(checks.whole, "jobs", jobs, 1, MAX_JOBS) == 1 and scheduler is None:
+    jobs = checks.optional(checks.whole, "jobs", jobs, 1, MAX_JOBS)
+    if jobs == 1 and scheduler is None:
         return transition.write_transition(sequence, **options)
     with cluster(jobs, scheduler) as client:
         return transition.write_transition(sequence, renderer=lambda *a, **kw: _frames(client, *a, **kw),

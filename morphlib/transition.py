@@ -9,7 +9,7 @@ from .backend import namespace
 from .encoding import ENCODINGS, FIT, view
 from .errors import MorphError
 from .files import atomic_path
-from .movie import GIF_SIZE, Movie, check_fps, check_mp4_size
+from .movie import FPS, GIF_SIZE, Movie, check_fps, check_mp4_size
 from .net import Net, check_compatible, interpolate
 from .render import render_morph
 from .sequence import Link, parse_sequence
@@ -143,7 +143,7 @@ def _draw(a, b, ts, size, shape, *, band=None, **options):
 
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
-                     fps=24, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
+                     fps=FPS, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
                      pingpong=False, beyond=0.0, align=False, device="auto", root=".", on_frame=None,
                      renderer=None) -> dict:
     """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif and .mp4 and
@@ -158,6 +158,8 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     fps, out, root = check_fps(fps), checks.path("out", out), checks.path("root", root)
     gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
     pngs = _pngs(gif, mp4, frames)
+    _no_effect({"fps": (fps, FPS, gif or mp4, "a movie (--gif, --mp4)"),
+                "gif_size": (gif_size, GIF_SIZE, gif, "a GIF (--gif)")})
     align, on_frame, renderer = checks.flag("align", align), checks.function("on_frame", on_frame), checks.function(
         "renderer", renderer)
     names = [n for link in links for n in (link.src, link.dst)]
@@ -180,6 +182,13 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
                 if on_frame:
                     on_frame(i, len(plan))
     return {**result, **movies, "frames": movie.pngs, "count": movie.count}
+
+
+def _no_effect(options: dict):
+    """Refuse an option set away from its default when nothing uses it: {name: (value, default, used, what uses it)}."""
+    for name, (value, default, used, what) in options.items():
+        if value != default and not used:
+            raise MorphError(f"{name} {value:g} has no effect without {what}: ask for one, or leave {name} alone")
 
 
 def _pngs(gif, mp4, frames) -> bool:

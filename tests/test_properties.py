@@ -257,7 +257,7 @@ def _slow(argument, value) -> bool:
     """Values that are right but slow here: a cluster (jobs > 1, or None: one per core; a scheduler's address), a
     huge picture or a long training."""
     big = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 40
-    return (argument == "jobs" and (value is None or (isinstance(value, int) and value > 1)) or
+    return (argument == "jobs" and (value is None or (isinstance(value, (int, float)) and value > 1)) or
             argument == "scheduler" and isinstance(value, str) or
             argument in ("epochs", "height", "width", "size", "hidden", "features", "max_side", "gif_size", "gap",
                          "digits") and big)
