@@ -376,6 +376,12 @@ def test_links_as_tuples_are_links():
                                                                              "activation 'relu'"),
     (lambda root: write_transition("1>2:2", hidden=4, size=8, frames=False, root=root),
      r"frames=False \(--no-frames\) and no movie: nothing would be written"),
+    (lambda root: Job(encoding="plain", features=64, sigma=3.0), "features, sigma only shape Fourier inputs, and "
+                                                                  "encoding plain has none"),
+    (lambda root: write_transition("1>2:2", hidden=4, size=8, fps=10, root=root), "fps 10 has no effect without a "
+                                                                                  "movie"),
+    (lambda root: write_transition("1>2:2", hidden=4, size=8, mp4=True, gif_size=128, root=root),
+     r"gif_size 128 has no effect without a GIF \(--gif\)"),
 ])
 def test_contradictions_and_nothing_to_do_are_refused(tmp_path, call, message):
     nets_dir(tmp_path, 4)
@@ -388,7 +394,9 @@ def test_contradictions_on_the_command_line(nets, monkeypatch, capsys):
     monkeypatch.chdir(nets)
     for argv, message in ((["learn", "1", "-H", "4", "--resume", "--init-from", "2"], "both say where to start"),
                           (["learn", "1", "--seed-exact", "--batch", "64"], "cannot take batch 64"),
-                          (["transition", "1>2:2", "-H", "4", "--no-frames"], "nothing would be written")):
+                          (["transition", "1>2:2", "-H", "4", "--no-frames"], "nothing would be written"),
+                          (["hybrid", "img/1.png", "img/2.png", "--method", "fft", "--steps", "5", "--lr", "0.1"],
+                           "--steps, --lr have no effect with --method fft")):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
