@@ -124,7 +124,8 @@ def function(name: str, value):
 
 def path(name: str, value) -> Path:
     """A file or folder name (text or a Path), else a MorphError."""
-    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str) or not str(value).strip():
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(text, str) or not text.strip() or "\0" in text:
         raise MorphError(f"{name} {brief(value)} is not allowed: give a file or folder name, such as 'result'")
     return Path(value)
 
@@ -146,17 +147,17 @@ def picture(name: str, value):
 def file_name(name: str, value) -> str:
     """A plain, non-empty file name (no folders, not hidden), else a MorphError."""
     text = value if isinstance(value, str) else ""
-    if not text.strip() or text.startswith(".") or Path(text).name != text or "\\" in text:
+    if not text.strip() or text.startswith(".") or Path(text).name != text or "\\" in text or "\0" in text:
         raise MorphError(f"{name} {value!r} is not allowed: give a plain file name such as transition")
     return text
 
 
 def output_file(name: str, value) -> Path:
     """A path to write a file to: not an existing folder."""
-    path = Path(value)
-    if path.is_dir() or str(value).endswith(("/", "\\")):
-        raise MorphError(f"{name} {str(value)!r} names a folder: give a file name, e.g. {path / 'hybrid.png'}")
-    return path
+    target = path(name, value)
+    if target.is_dir() or str(value).endswith(("/", "\\")):
+        raise MorphError(f"{name} {str(value)!r} names a folder: give a file name, e.g. {target / 'hybrid.png'}")
+    return target
 
 
 def size(name: str, value) -> tuple:
