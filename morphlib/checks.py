@@ -179,13 +179,22 @@ def size(name: str, value) -> tuple:
     return int(w), int(h)
 
 
+# What to do about an OSError, by its errno; others are told as they are.
+DISK_HINTS = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some disk space",
+              errno.EACCES: "pick a folder you can write to", errno.EPERM: "pick a folder you can write to",
+              errno.EROFS: "pick a folder you can write to", errno.ENOENT: "check that the folder exists",
+              errno.ENOTDIR: "a file is where a folder should be: pick another path",
+              errno.EISDIR: "a folder is where a file should be: pick another path",
+              errno.EEXIST: "a file is where a folder should be: pick another path",
+              errno.ENAMETOOLONG: "give a shorter name"}
+
+
 @contextmanager
 def disk_errors(what="write"):
     """Turn a full disk, a read-only folder or a missing one into a MorphError that says what to do."""
     try:
         yield
     except OSError as e:
-        hint = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some disk space"}.get(
-            e.errno, "pick a folder you can write to")
+        hint = DISK_HINTS.get(e.errno)
         where = f" {e.filename}" if e.filename else ""
-        raise MorphError(f"cannot {what}{where} ({e.strerror or e}): {hint}") from None
+        raise MorphError(f"cannot {what}{where} ({e.strerror or e}){f': {hint}' if hint else ''}") from None

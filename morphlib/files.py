@@ -5,6 +5,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from .checks import DISK_HINTS
 from .errors import MorphError
 
 
@@ -24,7 +25,7 @@ class atomic_path:
                                             suffix=f".tmp{self.path.suffix}")
         except OSError as e:
             raise MorphError(f"cannot write into {self.path.parent} ({e.strerror}): "
-                             "pick a folder you can write to") from None
+                             f"{DISK_HINTS.get(e.errno, 'pick a folder you can write to')}") from None
         os.close(fd)
         os.chmod(self.tmp, 0o644)
         return self.tmp

@@ -218,7 +218,7 @@ def _take(lock_file: Path, name):
             continue
         except OSError as e:
             raise MorphError(f"cannot write into {lock_file.parent} ({e.strerror}): "
-                             "pick a folder you can write to") from None
+                             f"{checks.DISK_HINTS.get(e.errno, 'pick a folder you can write to')}") from None
         with os.fdopen(fd, "w") as f:
             f.write(str(os.getpid()))
         return

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, gradient_picture, nets_dir
-from morphlib import hybrid, movie, parallel, threads, transition, weights
+from morphlib import checks, hybrid, movie, parallel, threads, transition, weights
 from morphlib.cli import main
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
@@ -441,3 +441,16 @@ def test_sequence_mistakes_are_named_and_pointed_at(text, why, column):
     first, shown, caret = str(e.value).split("\n")
     assert first.startswith("bad sequence: ") and why in first and shown == f"  {text}"
     assert caret == "  " + " " * column + "^", str(e.value)
+
+
+@pytest.mark.parametrize("code, hint", [(errno.ENOSPC, "free some disk space"), (errno.EACCES, "pick a folder you "
+                                        "can write to"), (errno.ENOTDIR, "a file is where a folder should be"),
+                                        (errno.ECONNREFUSED, None)])
+def test_os_errors_say_what_to_do_about_what_happened(tmp_path, code, hint):
+    with pytest.raises(MorphError) as e:
+        with checks.disk_errors():
+            raise OSError(code, os.strerror(code), "x")
+    assert hint in str(e.value) if hint else str(e.value) == f"cannot write x ({os.strerror(code)})"
+    (tmp_path / "result").write_text("a file where the folder should be")
+    with pytest.raises(MorphError, match=r"cannot write into .*result \(.*\): a file is where a folder should be"):
+        save_image(tmp_path / "result" / "x.png", PIC)
