@@ -121,25 +121,37 @@ def save_image(path, rgb: np.ndarray, *, rounding=True) -> Path:
     return path
 
 
-def numbered_images(folder="img") -> dict:
-    """{n: path} for pictures named <n>.<ext> in `folder` (n in digits 0-9); two of one number (1.png and 1.jpg)
-    are refused: either could be picture n."""
+def pictures_by_number(folder="img") -> dict:
+    """{n: [paths]} of the pictures named <n>.<ext> in `folder` (n in digits 0-9): 1.png and 1.jpg are both n."""
     found = {}
     for p in sorted(Path(folder).glob("*")):
-        n = number(p.stem)
-        if n is not None and p.suffix.lower() in IMAGE_EXTS:
-            if n in found:
-                raise MorphError(f"{found[n]} and {p} are both picture {n} in {p.parent}/: rename one of them (or "
-                                 "move it away), so that each number names one picture")
-            found[n] = p
+        if number(p.stem) is not None and p.suffix.lower() in IMAGE_EXTS:
+            found.setdefault(number(p.stem), []).append(p)
     return found
 
 
+def numbered_images(folder="img") -> dict:
+    """{n: path} for the numbered pictures in `folder`; two of one number are refused: either could be picture n."""
+    found = pictures_by_number(folder)
+    for paths in found.values():
+        _one(paths)
+    return {n: paths[0] for n, paths in found.items()}
+
+
+def _one(paths):
+    if len(paths) > 1:
+        raise MorphError(f"{' and '.join(map(str, paths))} are all picture {number(paths[0].stem)} in "
+                         f"{paths[0].parent}/: rename all but one of them (or move them away), so that each number "
+                         "names one picture")
+
+
 def image_path(n, folder="img") -> Path:
-    """Path of picture number `n` (or `n` itself if it is a path)."""
+    """Path of picture number `n` (or `n` itself if it is a path); two pictures of that number are refused."""
     if isinstance(n, (str, Path)) and number(str(n)) is None:
         return Path(n)
-    pics = numbered_images(folder)
+    pics = pictures_by_number(folder)
+    _one(pics.get(int(n), []))
+    pics = {k: paths[0] for k, paths in pics.items()}
     if int(n) not in pics:
         have = ", ".join(map(str, pics)) or "none"
         raise MorphError(f"no picture {n} in {folder}/ (have: {have}); add {folder}/{n}.png")

@@ -8,7 +8,7 @@ from . import checks
 from .backend import DEVICE, DEVICES, NUMPY, kind, namespace
 from .encoding import FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
-from .images import fit_side, image_path, load_image, numbered_images
+from .images import fit_side, image_path, load_image, pictures_by_number
 from .net import ACTIVATIONS, BACKPROPS, INITS, init_net
 from .optim import OPTIMIZERS, default_lr
 from .render import fit_error
@@ -107,9 +107,10 @@ class Job:
             return str(int(self.picture))
         path = Path(self.picture)
         number = checks.number(path.stem)
-        mine = numbered_images(Path(self.root) / self.img_dir).get(number) if number is not None else None
-        if mine is not None and mine.resolve() != path.resolve():
-            raise MorphError(f"{path} would be saved as the net of {mine}: copy it into {mine.parent}/ under a "
+        mine = pictures_by_number(Path(self.root) / self.img_dir).get(number, []) if number is not None else []
+        mine = [p for p in mine if p.resolve() != path.resolve()]
+        if mine:
+            raise MorphError(f"{path} would be saved as the net of {mine[0]}: copy it into {mine[0].parent}/ under a "
                              "free number, or rename it")
         return path.stem
 

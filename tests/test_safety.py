@@ -247,13 +247,19 @@ def test_two_pictures_of_one_number_are_refused(workspace):
     for ext in ("png", "jpg"):
         save_image(photos / f"8.{ext}", np.zeros((8, 8, 3), np.float32))
     job = Job(hidden=6, epochs=1, encoding="plain", root=workspace)
-    with pytest.raises(MorphError, match=r"8.jpg and .*8.png are both picture 8 in .*photos/: rename one"):
+    with pytest.raises(MorphError, match=r"8.jpg and .*8.png are all picture 8 in .*photos/: rename all but one"):
         learn_all(["photos"], job, jobs=1)
+    with pytest.raises(MorphError, match="are all picture 8"):
+        learn(Job(picture=8, hidden=6, img_dir="photos", root=workspace))
     with pytest.raises(MorphError, match="would both be learned into .*W-6/8.npz"):
         pictures([str(photos / "8.png"), str(photos / "8.jpg")], job)
     with pytest.raises(MorphError, match="would both be learned into"):
         pictures(["3", "1-4"], job)
-    assert not (workspace / "W-6").exists()
+    save_image(workspace / "img" / "8.jpg", np.zeros((8, 8, 3), np.float32))  # img/ has an 8 too
+    with pytest.raises(MorphError, match="would be saved as the net of .*img/8.jpg"):
+        learn(Job(picture=photos / "8.png", hidden=6, root=workspace))
+    assert Job(picture=3, root=workspace).source().name == "3.png"
+    assert not list(workspace.glob("W-6/*"))  # nothing learned, no lock left
 
 
 def test_frames_only_remove_what_morphlib_wrote(tmp_path):
