@@ -13,6 +13,7 @@ from IPython import get_ipython
 from IPython.display import HTML, display
 
 from . import parallel
+from .checks import number
 from .encoding import FIT, view
 from .errors import MorphError
 from .hybrid import BLUR_SIGMA, FTOL, M_BLURRED, M_PRECISE, OUTPUT, Blender, Progress, kernel_size_for, match, pyramid
@@ -474,7 +475,7 @@ def movie_view(result, width=None):
 
 
 def _natural(name):
-    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+    return (0, number(name), "") if number(name) is not None else (1, 0, name)
 
 
 def progress(description="frames"):
