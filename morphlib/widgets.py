@@ -74,6 +74,7 @@ class TrainingMonitor:
         self.stop_event, self.thread, self.result, self.path, self.error = threading.Event(), None, None, None, None
         self.snapshots, self.measured = [], []  # (epoch, psnr, png bytes) by epoch; (epoch, psnr) of epochs shown
         self.first_snapshot, self.training, self.live = threading.Event(), False, None  # live: the newest shown
+        self._lock, self._quiet = threading.RLock(), threading.local()  # the slider: the worker's, the user's
         self._shown_at, self._why_stopped, self.best_epoch, self._notes = 0.0, "", None, []
         self.output = _image(width=width)
         self.curve = W.HTML(_curve([], width + 60, width // 2 + 40))
@@ -147,7 +148,9 @@ class TrainingMonitor:
             self.nets.refresh()
         r = self.result
         if r.epochs:
-            self._snap(r.epochs, r.psnr, png_bytes(render(r.net, *self.target.shape[:2])), best=True)
+            frame = png_bytes(render(r.net, *self.target.shape[:2]))
+            with self._lock:
+                self._snap(r.epochs, r.psnr, frame, best=True)
         where = ("nothing saved" if self.path is None else f"saved {self.path}" if self.path.resolve() == self.key
                  else "the net on disk is better")
         why = self._why_stopped if r.stopped == "stopped" else r.stopped
@@ -175,13 +178,14 @@ class TrainingMonitor:
         measured, frame = picture_psnr(rgb, self.target), png_bytes(rgb)
         self.measured.append((epoch, measured))
         self.live = (epoch, measured, frame)
-        if snap:
-            self._snap(epoch, measured, frame)
-        if self._following():
-            self.output.value = frame
-        else:
-            self._show(self.slider.value)  # the live view waits: say how far training is
-        self._draw_curve()
+        with self._lock:
+            if snap:
+                self._snap(epoch, measured, frame)
+            if self._following():
+                self.output.value = frame
+            else:
+                self._show(self.slider.value)  # the live view waits: say how far training is
+            self._draw_curve()
         self.status.value = f"epoch {epoch}: PSNR {measured:.2f} dB"
 
     def _following(self) -> bool:
@@ -190,27 +194,36 @@ class TrainingMonitor:
     def _snap(self, epoch, score, frame, best=False):
         """Keep a snapshot (the best one replaces a snapshot of its epoch). A slider at its end follows: it gets
         the new snapshot and stays at the end; a slider looking back keeps its options until it is back at the
-        end, so that the end the user drags to is the end they see."""
-        following = self._following()
+        end, so that the end the user drags to is the end they see. The caller holds the lock."""
+        seen, following = self.slider.value, self._following()
         self.snapshots = sorted([s for s in self.snapshots if s[0] != epoch] + [(epoch, score, frame)])
         self.best_epoch = epoch if best else self.best_epoch
         self.first_snapshot.set()
         if following or best:
-            self._list_snapshots([e for e, _, _ in self.snapshots].index(epoch))
+            self._list_snapshots([e for e, _, _ in self.snapshots].index(epoch), unless_moved_from=None if best
+                                 else seen)
         if best:
             self._show(self.slider.value)
 
-    def _list_snapshots(self, index):
-        """The slider over every snapshot so far, at `index`."""
+    def _list_snapshots(self, index, unless_moved_from=None):
+        """The slider over every snapshot so far, at `index`, unless the user moved it away from
+        `unless_moved_from` meanwhile (their move wins). Its own changes are not a user's move (_on_slide)."""
         labels = [f"{e} (best)" if e == self.best_epoch else str(e) for e, _, _ in self.snapshots]
-        self.slider.unobserve(self._on_slide, names="value")  # new options reset the value: not a user's move
-        self.slider.options = list(zip(labels, range(len(labels))))
-        self.slider.value, self.slider.disabled = index, False
-        self.slider.observe(self._on_slide, names="value")
+        self._quiet.on = True
+        try:
+            self.slider.options = list(zip(labels, range(len(labels))))
+            if unless_moved_from is None or self.slider.value == unless_moved_from:
+                self.slider.value = index
+            self.slider.disabled = False
+        finally:
+            self._quiet.on = False
 
     def _on_slide(self, change):
-        self._show(change["new"])
-        self._draw_curve()
+        if getattr(self._quiet, "on", False):  # this thread's own change of the slider
+            return
+        with self._lock:  # after a snapshot being listed: then the slider holds this move
+            self._show(self.slider.value)
+            self._draw_curve()
 
     def _show(self, index):
         """Show snapshot `index`; while training, the end of the slider follows the live view."""
