@@ -15,6 +15,7 @@ from .encoding import FITS, NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
+from .mlp import SAMPLINGS, SCHEDULES, SGD, Adam
 from .samples import write_samples
 
 
@@ -206,7 +207,12 @@ def _learn_parser(sub):
     lp.add_argument("--sigma", type=float, help="Fourier frequency scale (default %(default)s)")
     lp.add_argument("--activation", choices=["relu", "sigmoid"],
                     help="hidden units (default: relu for fourier, sigmoid for plain)")
-    lp.add_argument("--lr", type=float, help="learning rate (default: Adam 0.003 fourier, 0.01 plain; SGD 0.5)")
+    lp.add_argument("--lr", type=float, help=f"learning rate, the peak of a cosine schedule (default: Adam "
+                    f"{Adam().lr:g}, SGD {SGD().lr:g})")
+    lp.add_argument("--lr-schedule", choices=SCHEDULES, help="the rate over the run: warm-up then a cosine decay "
+                    "(default), or constant")
+    lp.add_argument("--sampling", choices=SAMPLINGS, help="an epoch's pixels: error (default), more of those the net "
+                    "gets worst; uniform: each once")
     lp.add_argument("--batch", type=int,
                     help=f"pixels per step (default: {BATCH['cpu']} on a CPU, {BATCH['gpu']} on a GPU)")
     lp.add_argument("--optimizer", choices=["adam", "sgd"])

@@ -5,17 +5,16 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
-from .backend import NUMPY, kind, namespace
+from .backend import namespace
 from .encoding import FEATURE_SEED, FEATURES, SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
 from .images import fit_side, image_path, load_image, numbered_images
-from .mlp import fit_error, init_net, train
+from .mlp import SAMPLINGS, SCHEDULES, fit_error, init_net, train
 from .weights import load_net, load_numbered, lock, store, store_apart, weights_file
 
-FOURIER_LR = 0.003  # Adam's rate for Fourier nets, by measurement (bench/quality.py); plain nets use 0.01
-GPU_FOURIER_LR = 0.01  # at a GPU's batch (backend.BATCH): best of 0.003, 0.01, 0.03 at batch 65536 (measured on a CPU)
 MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
-SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1}  # and targets seed_targets()
+SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1, "lr_schedule": "constant",
+              "sampling": "uniform"}  # and targets seed_targets()
 
 
 def seed_targets(image: np.ndarray) -> np.ndarray:
@@ -35,7 +34,9 @@ class Job:
     feature_seed: int = FEATURE_SEED  # draws the Fourier frequencies: nets that morph together must share it
     activation: str = None  # default: sigmoid for plain, relu for fourier
     epochs: int = 200
-    lr: float = None  # default: Adam 0.01 (plain) or 0.003 (fourier); SGD 0.5
+    lr: float = None  # default: the optimizer's (mlp.OPTIMIZERS); with lr_schedule cosine, the peak rate
+    lr_schedule: str = SCHEDULES[0]  # mlp.SCHEDULES: the rate over the run (bench/learn.py measures them)
+    sampling: str = SAMPLINGS[0]  # mlp.SAMPLINGS: which pixels an epoch shows
     batch: int = None  # default: backend.BATCH of the device (1024 pixels on a CPU, 65536 on a GPU)
     optimizer: str = "adam"
     backprop: str = "exact"
@@ -73,12 +74,6 @@ class Job:
 
     def out_path(self) -> Path:
         return weights_file(self.name(), self.hidden, self.root)
-
-    def learning_rate(self, xp=NUMPY):
-        """The chosen rate, else Adam's default for the encoding on namespace `xp` (None: the optimizer's own)."""
-        if self.lr is None and self.optimizer == "adam" and self.encoding == "fourier":
-            return GPU_FOURIER_LR if kind(xp) == "gpu" else FOURIER_LR
-        return self.lr
 
     def source(self) -> Path:
         return image_path(self.picture, Path(self.root) / self.img_dir)
@@ -119,9 +114,9 @@ def trained(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None)
     nothing, so that it can run anywhere (parallel.learn_all runs it on Dask workers)."""
     target = job.target() if target is None else target
     net, xp = job.start_net(), namespace(job.device)
-    result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(xp),
-                   optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, time_limit=time_limit,
-                   stop=stop, on_epoch=on_epoch, device=xp)
+    result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.lr, optimizer=job.optimizer,
+                   backprop=job.backprop, seed=job.seed, schedule=job.lr_schedule, sampling=job.sampling,
+                   time_limit=time_limit, stop=stop, on_epoch=on_epoch, device=xp)
     return result, target
 
 

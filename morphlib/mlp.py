@@ -141,16 +141,17 @@ def forward(net: Net, X, keep=False):
     return acts if keep else acts[-1]
 
 
-def gradients(net: Net, X, T, backprop="exact"):
-    """Gradients of 0.5 * mean_n sum_c (y - t)^2, and the batch's mean squared error.
+def gradients(net: Net, X, T, backprop="exact", *, per_pixel=False):
+    """Gradients of 0.5 * mean_n sum_c (y - t)^2, and the batch's mean squared error (per_pixel=True: each
+    pixel's squared error summed over its channels, an (N,) array instead).
 
     backprop="book": T. Rashid's original, which passes the raw error (without the output's
     derivative) back to the hidden layers; "exact" moves the derivative into the passed-back error.
-    The error is a 0-d array where X is (on a GPU: no wait for it)."""
+    The error is an array where X is (on a GPU: no wait for it)."""
     xp = array_namespace(X)
     acts = forward(net, X, keep=True)
     err = acts[-1] - T
-    mse = xp.mean(err * err)
+    mse = xp.sum(err * err, axis=1) if per_pixel else xp.mean(err * err)
     err /= X.shape[0]
     delta = err * _derivative(acts[-1], "sigmoid")
     grads = {}
@@ -211,12 +212,44 @@ class TrainResult:
     message: str = ""
 
 
+SCHEDULES = ("cosine", "constant")  # the learning rate over a run: warm-up then a cosine decay, or fixed
+WARMUP, FLOOR = 0.05, 0.01  # cosine: the rate climbs over this share of the run and ends at this share of its peak
+SAMPLINGS = ("error", "uniform")  # an epoch's pixels: drawn more often where the net is worse, or each once
+UNIFORM_SHARE = 0.5  # error sampling: this share of the draws is uniform over all pixels
+
+
+def rate(peak: float, progress: float, schedule="cosine") -> float:
+    """The learning rate `progress` (0 to 1) of the way through a run."""
+    if schedule == "constant":
+        return peak
+    if progress < WARMUP:
+        return peak * progress / WARMUP
+    done = min(1.0, (progress - WARMUP) / (1 - WARMUP))
+    return peak * (FLOOR + (1 - FLOOR) * 0.5 * (1 + math.cos(math.pi * done)))
+
+
+def _draws(rng, errors, sampling):
+    """An epoch's pixel indices (host) and each draw's weight 1 / (n p) that makes the mean error of the draws an
+    unbiased estimate of the picture's (None: each pixel once, in a shuffled order). `errors`: each pixel's last
+    squared error, None before the first epoch."""
+    n = errors.shape[0]
+    if sampling == "uniform" or not errors.any():
+        return rng.permutation(n), None
+    p = UNIFORM_SHARE / n + (1 - UNIFORM_SHARE) * errors / errors.sum()
+    order = rng.choice(n, n, p=p)
+    return order, (1.0 / (n * p[order])).astype(np.float32)
+
+
 @one_blas_thread
 def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam", backprop="exact", seed=0,
-          time_limit=None, stop: threading.Event = None, on_epoch=None, device=None) -> TrainResult:
-    """Fit `net` (in place) to `image` (H, W, 3) with shuffled minibatches over all pixels, on `device` ("cpu",
-    "gpu", "auto" or an array namespace; default: where the net's weights are). The default batch is BATCH of the
-    device. The pixels stay on the device for the whole run and the loss is read back once per epoch.
+          schedule="constant", sampling="uniform", time_limit=None, stop: threading.Event = None, on_epoch=None,
+          device=None) -> TrainResult:
+    """Fit `net` (in place) to `image` (H, W, 3) with minibatches of pixels, on `device` ("cpu", "gpu", "auto" or
+    an array namespace; default: where the net's weights are). The default batch is BATCH of the device. An epoch
+    is as many pixels as the picture has: each once (sampling "uniform"), or drawn more often where the last
+    epoch's error was bigger ("error"). The rate follows `schedule` (rate()) over the epochs, or over
+    `time_limit` if that ends first. The pixels stay on the device for the whole run and the loss is read back
+    once per epoch (estimated from the batches).
 
     Ends after `epochs`, `time_limit` seconds, `stop.set()`, Ctrl-C or a diverging loss; returns the best net,
     its weights on the host."""
@@ -224,6 +257,9 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
         raise MorphError(f"unknown optimizer {optimizer!r}: use adam or sgd")
     if backprop not in ("exact", "book"):
         raise MorphError(f"unknown backprop {backprop!r}: use exact or book")
+    for name, value, known in (("schedule", schedule, SCHEDULES), ("sampling", sampling, SAMPLINGS)):
+        if value not in known:
+            raise MorphError(f"unknown {name} {value!r}: use {' or '.join(known)}")
     xp = net.xp if device is None else namespace(device)
     home, dev = net.xp, net.to(xp)
     batch = BATCH[kind(xp)] if batch is None else batch
@@ -233,29 +269,38 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     T = xp.asarray(np.ascontiguousarray(to_host(image).reshape(-1, 3), dtype=np.float32))
     n = X.shape[0]
     opt = OPTIMIZERS[optimizer]() if lr is None else OPTIMIZERS[optimizer](lr)
-    rng = np.random.default_rng(seed)
+    peak, rng, errors = opt.lr, np.random.default_rng(seed), np.zeros(n)
     best = TrainResult(dev.copy(), fit_error(dev, image), 0)
     history, start, epoch, bad = [], time.perf_counter(), 0, 0
-    order = rng.permutation(n)  # shuffles are drawn on the host, each moved to the device once
+    order, weights = _draws(rng, errors, sampling)  # drawn on the host, each moved to the device once
     try:
         for epoch in range(1, int(epochs) + 1):
-            sq, order = 0.0, xp.asarray(order)
+            sq, rows, order = 0.0, [], xp.asarray(order)
+            weights = None if weights is None else xp.asarray(weights)
             for i in range(0, n, batch):
-                idx = order[i:min(i + batch, n)]
-                grads, mse = gradients(dev, xp.take(X, idx, axis=0), xp.take(T, idx, axis=0), backprop)
-                sq += mse * idx.shape[0]
+                if schedule != "constant":
+                    opt.lr = rate(peak, max((epoch - 1 + (i + batch) / n) / epochs,
+                                            (time.perf_counter() - start) / time_limit if time_limit else 0.0),
+                                  schedule)
+                j = min(i + batch, n)
+                grads, err = gradients(dev, xp.take(X, order[i:j], axis=0), xp.take(T, order[i:j], axis=0),
+                                       backprop, per_pixel=True)
+                sq += xp.sum(err if weights is None else err * weights[i:j])
+                rows += [err] if sampling == "error" else []
                 opt.step(dev.params, grads)
-            order = rng.permutation(n)  # the next epoch's, while a GPU still works through this one
+            if rows:
+                errors[to_host(order)] = to_host(xp.concat(rows))
+            order, weights = _draws(rng, errors, sampling)  # the next epoch's, while a GPU still works on this one
             total = sum(xp.sum(v) for v in dev.params.values())  # not finite if a weight is not
             sq, total = (float(v) for v in to_host(xp.stack([sq, total])))  # the epoch's one wait for the device
-            score = psnr(sq / n)
+            score = psnr(sq / (3 * n))
             bad = bad + 1 if not score > best.psnr - EXPLODED_DB else 0
             if bad >= PATIENCE and best.psnr >= CONVERGED_DB:
                 return _ended(best, history, "converged", f"converged: {best.psnr:.1f} dB at epoch {best.epochs}, "
                               "then no better; the best weights are kept")
             if bad >= PATIENCE or not math.isfinite(total):
                 return _ended(best, history, "diverged", f"the loss exploded at epoch {epoch} (PSNR {score:.1f} dB, "
-                              f"best {best.psnr:.1f}): lower the learning rate (try {opt.lr / 10:g}); "
+                              f"best {best.psnr:.1f}): lower the learning rate (try {peak / 10:g}); "
                               "the last good weights are kept")
             history.append(score)
             if score > best.psnr:

@@ -7,7 +7,8 @@ from conftest import gradient_picture
 from morphlib.backend import to_host
 from morphlib.encoding import encode, grid, make_encoding
 from morphlib.errors import MorphError
-from morphlib.mlp import SGD, forward, gradients, init_net, interpolate, render, render_morph, train
+from morphlib.mlp import (FLOOR, SGD, WARMUP, _draws, fit_error, forward, gradients, init_net, interpolate, rate,
+                          render, render_morph, train)
 
 
 def _loss(net, X, T):
@@ -184,3 +185,37 @@ def test_a_band_of_rows_is_exactly_those_rows_of_the_whole(xp, kind):
     for band in ((0, 4), (4, 9), (3, 4)):
         np.testing.assert_array_equal(render_morph(a, b, [0.0, 0.4, 1.0], 9, 10, band=band, chunk=20, device=xp,
                                                    uint8=True), whole[:, band[0]:band[1]])
+
+
+def test_cosine_rate_climbs_then_decays_to_its_floor():
+    got = [rate(0.01, p) for p in np.linspace(0, 1, 101)]
+    top = int(round(WARMUP * 100))
+    assert got[0] == 0 and got[top] == pytest.approx(0.01) and got[-1] == pytest.approx(0.01 * FLOOR)
+    assert np.all(np.diff(got[:top + 1]) > 0) and np.all(np.diff(got[top:]) < 0)
+    assert rate(0.01, 0.3, "constant") == 0.01 and rate(0.01, 2.0) == pytest.approx(0.01 * FLOOR)
+
+
+def test_error_sampling_draws_the_worse_pixels_more_and_estimates_the_mean_error():
+    rng, errors = np.random.default_rng(0), np.full(20_000, 0.01)
+    errors[:100] = 1.0  # half a percent of the pixels hold a third of the error
+    order, weights = _draws(rng, errors, "error")
+    assert order.shape == errors.shape and np.mean(order < 100) > 0.1
+    assert np.mean(errors[order] * weights) == pytest.approx(errors.mean(), rel=0.05)
+    first, none = _draws(rng, np.zeros(50), "error")  # nothing known yet: each pixel once
+    assert none is None and sorted(first) == list(range(50))
+    assert _draws(rng, errors, "uniform")[1] is None
+
+
+def test_schedule_and_error_sampling_learn_reproducibly(xp):
+    img = gradient_picture()
+    enc = make_encoding("fourier", features=16, sigma=3.0)
+    runs = [train(init_net(20, enc, seed=0), img, epochs=100, batch=64, schedule="cosine", sampling="error",
+                  device=xp) for _ in range(2)]
+    assert runs[0].history == runs[1].history and runs[0].stopped == "done" and len(runs[0].history) == 100
+    assert runs[0].psnr > 28 and abs(fit_error(runs[0].net, img) - runs[0].psnr) < 3  # an honest estimate
+
+
+def test_unknown_schedule_or_sampling_is_refused():
+    for option in ({"schedule": "linear"}, {"sampling": "edges"}):
+        with pytest.raises(MorphError, match=f"unknown {next(iter(option))} .* use"):
+            train(init_net(4), gradient_picture(), **option)
