@@ -24,14 +24,14 @@ from PIL import Image
 
 from morphlib.images import fit_side, load_image
 from morphlib.learn import Job, trained
-from morphlib.mlp import fit_error, psnr, render
+from morphlib.render import fit_error, psnr, render
 from morphlib.samples import lake
 
 from .metrics import smoothness
 from .quality import PAIRS, morph
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = {"before": dict(lr=0.003, lr_schedule="constant", sampling="uniform", epochs=200), "new": {}}
+SETTINGS = {"before": dict(lr=0.003, lr_schedule="constant", sampling="uniform", epochs=200, batch=1024), "new": {}}
 LEVELS, MARKS = (30, 33, 35), (15, 60, 180)
 PICTURES = ("img/1.png", "img/2.png", "img/3.png", "img/4.png", "grace_hopper", "grace_hopper@256", "lake")
 QUICK = ("img/4.png", "grace_hopper")

@@ -5,14 +5,17 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
-from .backend import namespace
-from .encoding import FEATURE_SEED, FEATURES, SIGMA, describe, make_encoding, same_encoding
+from .backend import DEVICE, NUMPY, kind, namespace
+from .encoding import FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
 from .images import fit_side, image_path, load_image, numbered_images
-from .mlp import SAMPLINGS, SCHEDULES, fit_error, init_net, train
+from .net import init_net
+from .optim import default_lr
+from .render import fit_error
+from .train import SAMPLINGS, SCHEDULES, train
 from .weights import load_net, load_numbered, lock, store, store_apart, weights_file
 
-MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
+LEARN_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
 SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1, "lr_schedule": "constant",
               "sampling": "uniform"}  # and targets seed_targets()
 
@@ -30,14 +33,14 @@ class Job:
     hidden: int = 100
     encoding: str = "fourier"  # fourier (sharp, the default) | plain (soft) | seed (the original project's inputs)
     features: int = FEATURES
-    sigma: float = SIGMA
+    sigma: float = FOURIER_SIGMA
     feature_seed: int = FEATURE_SEED  # draws the Fourier frequencies: nets that morph together must share it
     activation: str = None  # default: sigmoid for plain, relu for fourier
-    epochs: int = 200
-    lr: float = None  # default: the optimizer's (mlp.OPTIMIZERS); with lr_schedule cosine, the peak rate
-    lr_schedule: str = SCHEDULES[0]  # mlp.SCHEDULES: the rate over the run (bench/learn.py measures them)
-    sampling: str = SAMPLINGS[0]  # mlp.SAMPLINGS: which pixels an epoch shows
-    batch: int = None  # default: backend.BATCH of the device (1024 pixels on a CPU, 65536 on a GPU)
+    epochs: int = 60
+    lr: float = None  # default: optim.default_lr for the optimizer, encoding and device; a cosine schedule's peak
+    lr_schedule: str = SCHEDULES[0]  # train.SCHEDULES: the rate over the run (bench/learn.py measures them)
+    sampling: str = SAMPLINGS[0]  # train.SAMPLINGS: which pixels an epoch shows
+    batch: int = None  # default: backend.BATCH of the device (512 pixels on a CPU, 65536 on a GPU)
     optimizer: str = "adam"
     backprop: str = "exact"
     seed: int = 0  # initial weights and shuffling; the same seed for all pictures gives smoother morphs
@@ -46,8 +49,8 @@ class Job:
     resume: bool = False  # continue from the picture's saved weights
     replace: bool = False  # save over the current net even when it is better than this run's
     init_from: object = None  # start from another picture's weights ("pre-learned")
-    max_side: int = MAX_SIDE
-    device: str = "auto"  # cpu | gpu | auto: the GPU when CuPy finds one
+    max_side: int = LEARN_SIDE
+    device: str = DEVICE  # cpu | gpu | auto: the GPU when CuPy finds one
     root: str = "."
     img_dir: str = "img"
 
@@ -74,6 +77,12 @@ class Job:
 
     def out_path(self) -> Path:
         return weights_file(self.name(), self.hidden, self.root)
+
+    def learning_rate(self, xp=NUMPY):
+        """The chosen rate, else Adam's default for the encoding on namespace `xp` (None: the optimizer's own)."""
+        if self.lr is None:
+            return default_lr(self.optimizer, make_encoding(self.encoding)["kind"], kind(xp))
+        return self.lr
 
     def source(self) -> Path:
         return image_path(self.picture, Path(self.root) / self.img_dir)
@@ -114,9 +123,9 @@ def trained(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None)
     nothing, so that it can run anywhere (parallel.learn_all runs it on Dask workers)."""
     target = job.target() if target is None else target
     net, xp = job.start_net(), namespace(job.device)
-    result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.lr, optimizer=job.optimizer,
-                   backprop=job.backprop, seed=job.seed, schedule=job.lr_schedule, sampling=job.sampling,
-                   time_limit=time_limit, stop=stop, on_epoch=on_epoch, device=xp)
+    result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(xp),
+                   optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, schedule=job.lr_schedule,
+                   sampling=job.sampling, time_limit=time_limit, stop=stop, on_epoch=on_epoch, device=xp)
     return result, target
 
 

@@ -1,0 +1,140 @@
+"""The training loop: minibatches of a picture's pixels (each once an epoch, or drawn more where the net is worse),
+a learning-rate schedule, and the rules that stop it (epochs, time, a stop event, Ctrl-C, a diverging or converged
+loss), keeping the best net seen."""
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import checks
+from .backend import BATCH, kind, namespace, to_host
+from .encoding import encode, grid
+from .net import BACKPROPS, Net, gradients
+from .optim import OPTIMIZERS
+from .render import fit_error, psnr
+from .threads import one_blas_thread
+
+EXPLODED_DB, PATIENCE = 5.0, 5  # this many epochs in a row this far below the best: the learning rate is too high
+CONVERGED_DB = 45.0  # ... unless the best is already this good: then the net has learned the picture
+
+
+@dataclass
+class TrainResult:
+    """The best net seen, its PSNR (dB), epochs run, PSNR per epoch, and why training ended."""
+
+    net: Net
+    psnr: float
+    epochs: int
+    history: list = field(default_factory=list)
+    stopped: str = "done"  # done | time | stopped | interrupted | diverged | converged
+    message: str = ""
+
+
+SCHEDULES = ("cosine", "constant")  # the learning rate over a run: warm-up then a cosine decay, or fixed
+WARMUP, FLOOR = 0.05, 0.01  # cosine: the rate climbs over this share of the run and ends at this share of its peak
+SAMPLINGS = ("error", "uniform")  # an epoch's pixels: drawn more often where the net is worse, or each once
+UNIFORM_SHARE = 0.5  # error sampling: this share of the draws is uniform over all pixels
+
+
+def rate(peak: float, progress: float, schedule="cosine") -> float:
+    """The learning rate `progress` (0 to 1) of the way through a run."""
+    if schedule == "constant":
+        return peak
+    if progress < WARMUP:
+        return peak * progress / WARMUP
+    done = min(1.0, (progress - WARMUP) / (1 - WARMUP))
+    return peak * (FLOOR + (1 - FLOOR) * 0.5 * (1 + math.cos(math.pi * done)))
+
+
+def draws(rng, errors, sampling):
+    """An epoch's pixel indices (host) and each draw's weight 1 / (n p), which makes the mean weighted error of
+    the draws an unbiased estimate of the picture's (None: each pixel once, shuffled). `errors`: each pixel's
+    last squared error (all 0 before the first epoch: each pixel once)."""
+    n = errors.shape[0]
+    if sampling == "uniform" or not errors.any():
+        return rng.permutation(n), None
+    p = UNIFORM_SHARE / n + (1 - UNIFORM_SHARE) * errors / errors.sum()
+    order = rng.choice(n, n, p=p)
+    return order, (1.0 / (n * p[order])).astype(np.float32)
+
+
+@one_blas_thread
+def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam", backprop="exact", seed=0,
+          schedule="constant", sampling="uniform", time_limit=None, stop: threading.Event = None, on_epoch=None,
+          device=None) -> TrainResult:
+    """Fit `net` (in place) to `image` (H, W, 3) with minibatches of pixels, on `device` ("cpu", "gpu", "auto" or
+    an array namespace; default: where the net's weights are). The default batch is BATCH of the device. An epoch
+    is as many pixels as the picture has: each once (sampling "uniform"), or drawn more often where the last
+    epoch's error was bigger ("error"). The rate follows `schedule` (rate(), `lr` its peak) over the epochs, or
+    over `time_limit` if that ends first. The pixels stay on the device for the whole run and the loss (estimated
+    from the batches) is read back once per epoch.
+
+    Ends after `epochs`, `time_limit` seconds, `stop.set()`, Ctrl-C or a diverging loss; returns the best net,
+    its weights on the host."""
+    checks.choice("optimizer", optimizer, OPTIMIZERS)
+    checks.choice("backprop", backprop, BACKPROPS)
+    checks.choice("schedule", schedule, SCHEDULES)
+    checks.choice("sampling", sampling, SAMPLINGS)
+    xp = net.xp if device is None else namespace(device)
+    home, dev = net.xp, net.to(xp)
+    batch = BATCH[kind(xp)] if batch is None else batch
+    epochs, batch, lr, seed, time_limit = checks.training(epochs, batch, lr, seed, time_limit)
+    h, w = image.shape[:2]
+    X = encode(grid(h, w, net.encoding, xp=xp), net.encoding)
+    T = xp.asarray(np.ascontiguousarray(to_host(image).reshape(-1, 3), dtype=np.float32))
+    n = X.shape[0]
+    opt = OPTIMIZERS[optimizer](lr)
+    peak, rng, errors = opt.lr, np.random.default_rng(seed), np.zeros(n)
+    best = TrainResult(dev.copy(), fit_error(dev, image), 0)
+    history, start, epoch, bad = [], time.perf_counter(), 0, 0
+    order, weights = draws(rng, errors, sampling)  # drawn on the host, each moved to the device once
+    try:
+        for epoch in range(1, int(epochs) + 1):
+            sq, rows, order = 0.0, [], xp.asarray(order)
+            weights = None if weights is None else xp.asarray(weights)
+            for i in range(0, n, batch):
+                j = min(i + batch, n)
+                if schedule != "constant":
+                    opt.lr = rate(peak, max((epoch - 1 + j / n) / epochs,
+                                            (time.perf_counter() - start) / time_limit if time_limit else 0.0))
+                grads, err = gradients(dev, xp.take(X, order[i:j], axis=0), xp.take(T, order[i:j], axis=0),
+                                       backprop, per_pixel=True)
+                sq += xp.sum(err if weights is None else err * weights[i:j])
+                rows += [err] if sampling == "error" else []
+                opt.step(dev.params, grads)
+            if rows:
+                errors[to_host(order)] = to_host(xp.concat(rows))
+            order, weights = draws(rng, errors, sampling)  # the next epoch's, while a GPU still works on this one
+            total = sum(xp.sum(v) for v in dev.params.values())  # not finite if a weight is not
+            sq, total = (float(v) for v in to_host(xp.stack([sq, total])))  # the epoch's one wait for the device
+            score = psnr(sq / (3 * n))
+            bad = bad + 1 if not score > best.psnr - EXPLODED_DB else 0
+            if bad >= PATIENCE and best.psnr >= CONVERGED_DB:
+                return _ended(best, history, "converged", f"converged: {best.psnr:.1f} dB at epoch {best.epochs}, "
+                              "then no better; the best weights are kept")
+            if bad >= PATIENCE or not math.isfinite(total):
+                return _ended(best, history, "diverged", f"the loss exploded at epoch {epoch} (PSNR {score:.1f} dB, "
+                              f"best {best.psnr:.1f}): lower the learning rate (try {peak / 10:g}); "
+                              "the last good weights are kept")
+            history.append(score)
+            if score > best.psnr:
+                best.net, best.psnr, best.epochs = dev.copy(), score, epoch
+            if on_epoch:
+                on_epoch(epoch, score, dev)
+            if stop is not None and stop.is_set():
+                return _ended(best, history, "stopped")
+            if time_limit is not None and time.perf_counter() - start >= time_limit:
+                return _ended(best, history, "time")
+    except KeyboardInterrupt:
+        return _ended(best, history, "interrupted", f"interrupted at epoch {epoch}; the best weights are kept")
+    finally:
+        net.params = dev.to(home).params
+    return _ended(best, history, "done")
+
+
+def _ended(best: TrainResult, history, why, message=""):
+    best.net = best.net.to(np)
+    best.history, best.stopped, best.message = history, why, message
+    return best
