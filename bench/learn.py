@@ -3,9 +3,11 @@
 1. For each picture (img/1-4, matplotlib's grace_hopper.jpg at 512x600, samples.lake() at 1024x1024) and each
    setting (before: Adam 0.003 constant, every pixel once an epoch, 200 epochs; new: learn.Job's defaults), one
    run in a fresh process, one after the other: the seconds to reach 30, 33 and 35 dB and the PSNR after 15, 60
-   and 180 s (training time: the clock stops while each epoch's net is measured on the whole picture), the epochs
-   run, how the run ended, and the process's peak memory. Rows "@256" learn grace_hopper shrunk to 256 px (learn's
-   MAX_SIDE) and measure it at 512x600: what a 256 px net shows in a bigger video.
+   and 180 s (training time: the clock stops while each epoch's net is measured on the whole picture), the run's
+   training seconds, the epoch of the best net, how the run ended, and the process's peak memory. Rows "@256"
+   learn grace_hopper shrunk to 256 px (learn's LEARN_SIDE) and measure it at 512x600: what a 256 px net shows in
+   a bigger video. Then, on img/4.png, the new defaults less one idea at a time (what each one brings), and coarse
+   to fine (not kept).
 2. Smoothness of 11-frame morphs (bench.quality's measure) between nets learned each way at 128 px.
 
 Usage: python -m bench.learn [--quick] [--scale 1]   (--quick: img/4.png and grace_hopper only, no morphs;
@@ -22,16 +24,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from morphlib.images import fit_side, load_image
+from morphlib.images import fit_side, load_image, resize
 from morphlib.learn import Job, trained
 from morphlib.render import fit_error, psnr, render
 from morphlib.samples import lake
+from morphlib.train import train
 
 from .metrics import smoothness
 from .quality import PAIRS, morph
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {"before": dict(lr=0.003, lr_schedule="constant", sampling="uniform", epochs=200, batch=1024), "new": {}}
+ABLATIONS = {"new, batch 1024": dict(batch=1024), "new, uniform": dict(sampling="uniform"),
+             "new, constant .003": dict(lr_schedule="constant", lr=0.003)}  # on img/4.png, and COARSE
+COARSE = "new, coarse to fine"
 LEVELS, MARKS = (30, 33, 35), (15, 60, 180)
 PICTURES = ("img/1.png", "img/2.png", "img/3.png", "img/4.png", "grace_hopper", "grace_hopper@256", "lake")
 QUICK = ("img/4.png", "grace_hopper")
@@ -64,8 +70,24 @@ def run(name, setting, cap):
             stop.set()
         clock[1] = time.perf_counter()
 
-    result, _ = trained(Job(**SETTINGS[setting]), target=target, on_epoch=measure, stop=stop)
+    if setting == COARSE:
+        result = coarse_to_fine(target, on_epoch=measure, stop=stop)
+    else:
+        result, _ = trained(Job(**{**SETTINGS, **ABLATIONS}[setting]), target=target, on_epoch=measure, stop=stop)
     return log, result.stopped, result.epochs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def coarse_to_fine(img, share=0.4, **kw):
+    """The new defaults' pixels, `share` of them shown at half the side first (4x the epochs there), then the
+    rest at full size: the net is a function of (x, y), so the smaller picture teaches it the same picture."""
+    job = Job()
+    net, (h, w) = job.start_net(), img.shape[:2]
+    small = resize(img, (max(1, w // 2), max(1, h // 2)))
+    options = dict(lr=job.learning_rate(), schedule=job.lr_schedule, sampling=job.sampling, device=job.device)
+    first = train(net, small, epochs=round(4 * share * job.epochs), **options, **kw)
+    if first.stopped != "done":
+        return first
+    return train(net, img, epochs=round((1 - share) * job.epochs), **options, **kw)
 
 
 def row(name, setting, scale, out):
@@ -76,20 +98,22 @@ def row(name, setting, scale, out):
     at = [max((db for t, db in log if t <= mark * scale), default=None) for mark in MARKS]
     size = "x".join(map(str, picture(name.partition("@")[0]).shape[1::-1]))
     at = "".join(f"{'-':>8s}" if db is None else f"{db:8.2f}" for db in at)
-    print(f"{name:17s} {size:9s} {setting:7s}" + "".join(reach) + at + f"{epochs:7d} {stopped:9s} {peak:5.2f}",
-          flush=True)
+    print(f"{name:17s} {size:9s} {setting:18s}" + "".join(reach) + at + f"{log[-1][0]:7.1f}{epochs:8d} "
+          f"{stopped:9s} {peak:5.2f}", flush=True)
     out.append(stopped)
 
 
 def speed(names, scale):
     marks = "".join(f"{f'@{m * scale:g}s':>8s}" for m in MARKS)
-    print(f"\n{'picture':17s} {'size':9s} {'setting':7s}" + "".join(f"{f'to {v}dB':>8s}" for v in LEVELS) + marks
-          + f"{'epochs':>7s} {'ended':9s} {'GB':>5s}")
+    print(f"\n{'picture':17s} {'size':9s} {'setting':18s}" + "".join(f"{f'to {v}dB':>8s}" for v in LEVELS) + marks
+          + f"{'run s':>7s}{'best ep':>8s} {'ended':9s} {'GB':>5s}")
     ended = []
     for name in names:
         for setting in SETTINGS:
             row(name, setting, scale, ended)
     print(f"runs that diverged: {ended.count('diverged')} (target 0); seconds of training, '-': not reached")
+    for setting in (*ABLATIONS, COARSE):
+        row("img/4.png", setting, scale, [])
 
 
 def morphs():
