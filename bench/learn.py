@@ -5,13 +5,14 @@
    run in a fresh process, one after the other: the seconds to reach 30, 33 and 35 dB and the PSNR after 15, 60
    and 180 s (training time: the clock stops while each epoch's net is measured on the whole picture), the run's
    training seconds, the epoch of the best net, how the run ended, and the process's peak memory. Rows "@256"
-   learn grace_hopper shrunk to 256 px (learn's LEARN_SIDE) and measure it at 512x600: what a 256 px net shows in
-   a bigger video. Then, on img/4.png, the new defaults less one idea at a time (what each one brings), and coarse
-   to fine (not kept).
+   learn grace_hopper shrunk to 256 px (learn's LEARN_SIDE before) and measure it at 512x600: what a 256 px net
+   shows in a bigger video. A row "--time" on lake: the new defaults told the cap, so that their rate decays
+   within it (its clock counts the measuring too: it has less time to train). Then, on img/4.png, the new
+   defaults less one idea at a time (what each one brings), and coarse to fine (not kept).
 2. Smoothness of 11-frame morphs (bench.quality's measure) between nets learned each way at 128 px.
 
-Usage: python -m bench.learn [--quick] [--scale 1]   (--quick: img/4.png and grace_hopper only, no morphs;
---scale: the time marks and each run's cap, 180 s, times this)
+Usage: python -m bench.learn [--quick | --only lake ...] [--scale 1]   (--quick: img/4.png and grace_hopper only,
+no morphs; --scale: the time marks and each run's cap, 180 s, times this)
 """
 import argparse
 import concurrent.futures as cf
@@ -38,6 +39,7 @@ SETTINGS = {"before": dict(lr=0.003, lr_schedule="constant", sampling="uniform",
 ABLATIONS = {"new, batch 1024": dict(batch=1024), "new, uniform": dict(sampling="uniform"),
              "new, constant .003": dict(lr_schedule="constant", lr=0.003)}  # on img/4.png, and COARSE
 COARSE = "new, coarse to fine"
+TIMED = "new, --time (cap)"  # on lake: the cosine over the run's cap, as `learn --time` does
 LEVELS, MARKS = (30, 33, 35), (15, 60, 180)
 PICTURES = ("img/1.png", "img/2.png", "img/3.png", "img/4.png", "grace_hopper", "grace_hopper@256", "lake")
 QUICK = ("img/4.png", "grace_hopper")
@@ -57,7 +59,7 @@ def picture(name) -> np.ndarray:
 
 def run(name, setting, cap):
     """One run in this process: [(training seconds, PSNR on the whole picture)] per epoch, how it ended, epochs,
-    peak memory (GB)."""
+    peak memory (GiB)."""
     base, _, side = name.partition("@")
     img = picture(base)
     target = fit_side(img, int(side)) if side else img
@@ -73,8 +75,9 @@ def run(name, setting, cap):
     if setting == COARSE:
         result = coarse_to_fine(target, on_epoch=measure, stop=stop)
     else:
-        result, _ = trained(Job(**{**SETTINGS, **ABLATIONS}[setting]), target=target, on_epoch=measure, stop=stop)
-    return log, result.stopped, result.epochs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+        result, _ = trained(Job(**{**SETTINGS, **ABLATIONS, TIMED: {}}[setting]), target=target, on_epoch=measure,
+                            stop=stop, time_limit=cap if setting == TIMED else None)
+    return log, result.stopped, result.epochs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def coarse_to_fine(img, share=0.4, **kw):
@@ -106,13 +109,13 @@ def row(name, setting, scale, out):
 def speed(names, scale):
     marks = "".join(f"{f'@{m * scale:g}s':>8s}" for m in MARKS)
     print(f"\n{'picture':17s} {'size':9s} {'setting':18s}" + "".join(f"{f'to {v}dB':>8s}" for v in LEVELS) + marks
-          + f"{'run s':>7s}{'best ep':>8s} {'ended':9s} {'GB':>5s}")
+          + f"{'run s':>7s}{'best ep':>8s} {'ended':9s} {'GiB':>5s}")
     ended = []
     for name in names:
-        for setting in SETTINGS:
+        for setting in (*SETTINGS, TIMED) if name == "lake" else SETTINGS:
             row(name, setting, scale, ended)
     print(f"runs that diverged: {ended.count('diverged')} (target 0); seconds of training, '-': not reached")
-    for setting in (*ABLATIONS, COARSE):
+    for setting in (*ABLATIONS, COARSE) if "img/4.png" in names else ():
         row("img/4.png", setting, scale, [])
 
 
@@ -134,10 +137,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="img/4.png and grace_hopper only, no morphs")
     ap.add_argument("--scale", type=float, default=1.0, help="time marks and caps times this (default %(default)s)")
+    ap.add_argument("--only", nargs="+", choices=PICTURES, help="these pictures only, no morphs")
     a = ap.parse_args()
     start = time.perf_counter()
-    speed(QUICK if a.quick else PICTURES, a.scale)
-    if not a.quick:
+    speed(a.only or (QUICK if a.quick else PICTURES), a.scale)
+    if not (a.quick or a.only):
         morphs()
     print(f"\nbench.learn took {time.perf_counter() - start:.0f} s")
 

@@ -15,7 +15,9 @@ from .render import fit_error
 from .train import SAMPLINGS, SCHEDULES, train
 from .weights import load_net, load_numbered, lock, store, store_apart, weights_file
 
-LEARN_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
+# Bigger pictures are shrunk for learning: the net renders any size later. At learn's defaults a 512 px photo
+# takes about as long as a 256 px one did before them, and shows more in a video (bench/learn.py, grace_hopper@256).
+LEARN_SIDE = 512
 SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1, "lr_schedule": "constant",
               "sampling": "uniform"}  # and targets seed_targets()
 
