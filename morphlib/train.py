@@ -10,7 +10,7 @@ import numpy as np
 
 from . import checks
 from .backend import BATCH, kind, namespace, to_host
-from .encoding import encode, grid
+from .encoding import encode, grid, input_size, positions
 from .net import BACKPROPS, Net, gradients
 from .optim import OPTIMIZERS
 from .render import fit_error, psnr
@@ -48,6 +48,28 @@ def rate(peak: float, progress: float, schedule="cosine") -> float:
     return peak * (FLOOR + (1 - FLOOR) * 0.5 * (1 + math.cos(math.pi * done)))
 
 
+INPUT_BYTES = 1 << 30  # a picture's net inputs up to this size are made once (1 GiB: 724x724 Fourier inputs);
+# bigger Fourier ones at each step, for a few tenths of a millisecond more a step (bench/learn.py, lake)
+
+
+def inputs(enc: dict, height: int, width: int, xp):
+    """A function from pixel indices (row-major) to their net inputs: rows of the picture's inputs made once, or
+    for Fourier features over INPUT_BYTES (2 GiB at 1024x1024) made at each step from their column's and row's
+    sines and cosines, sin(a + b) = sin a cos b + cos a sin b (as render's first layer does)."""
+    if enc["kind"] != "fourier" or height * width * input_size(enc) * 4 <= INPUT_BYTES:
+        X = encode(grid(height, width, enc, xp=xp), enc)
+        return lambda idx: xp.take(X, idx, axis=0)
+    B = xp.asarray(enc["B"])
+    a, b = (2 * np.pi * positions(n, enc, xp)[:, None] * B[k, :] for k, n in ((0, width), (1, height)))
+    sa, ca, sb, cb = xp.sin(a), xp.cos(a), xp.sin(b), xp.cos(b)
+
+    def rows(idx):
+        col, row = idx % width, idx // width
+        sx, cx, sy, cy = (xp.take(t, i, axis=0) for t, i in ((sa, col), (ca, col), (sb, row), (cb, row)))
+        return xp.concat([sx * cy + cx * sy, cx * cy - sx * sy], axis=1)
+    return rows
+
+
 def draws(rng, errors, sampling):
     """An epoch's pixel indices (host) and each draw's weight 1 / (n p), which makes the mean weighted error of
     the draws an unbiased estimate of the picture's (None: each pixel once, shuffled). `errors`: each pixel's
@@ -82,9 +104,9 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     batch = BATCH[kind(xp)] if batch is None else batch
     epochs, batch, lr, seed, time_limit = checks.training(epochs, batch, lr, seed, time_limit)
     h, w = image.shape[:2]
-    X = encode(grid(h, w, net.encoding, xp=xp), net.encoding)
+    X = inputs(net.encoding, h, w, xp)
     T = xp.asarray(np.ascontiguousarray(to_host(image).reshape(-1, 3), dtype=np.float32))
-    n = X.shape[0]
+    n = h * w
     opt = OPTIMIZERS[optimizer](lr)
     peak, rng, errors = opt.lr, np.random.default_rng(seed), np.zeros(n)
     best = TrainResult(dev.copy(), fit_error(dev, image), 0)
@@ -99,8 +121,8 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
                 if schedule != "constant":
                     opt.lr = rate(peak, max((epoch - 1 + j / n) / epochs,
                                             (time.perf_counter() - start) / time_limit if time_limit else 0.0))
-                grads, err = gradients(dev, xp.take(X, order[i:j], axis=0), xp.take(T, order[i:j], axis=0),
-                                       backprop, per_pixel=True)
+                grads, err = gradients(dev, X(order[i:j]), xp.take(T, order[i:j], axis=0), backprop,
+                                       per_pixel=True)
                 sq += xp.sum(err if weights is None else err * weights[i:j])
                 rows += [err] if sampling == "error" else []
                 opt.step(dev.params, grads)

@@ -1,3 +1,4 @@
+import importlib
 import threading
 
 import numpy as np
@@ -206,3 +207,15 @@ def test_unknown_schedule_or_sampling_is_refused():
     for option in ({"schedule": "linear"}, {"sampling": "edges"}):
         with pytest.raises(MorphError, match=f"unknown {next(iter(option))} .* use"):
             train(init_net(4), gradient_picture(), **option)
+
+
+def test_big_fourier_pictures_make_their_inputs_at_each_step(xp, monkeypatch):
+    training = importlib.import_module("morphlib.train")  # the module: the package's `train` is the function
+    enc = make_encoding("fourier", features=8, sigma=3.0)
+    stored = training.inputs(enc, 5, 7, xp)
+    monkeypatch.setattr(training, "INPUT_BYTES", 0)
+    made = training.inputs(enc, 5, 7, xp)
+    idx = xp.asarray(np.array([0, 6, 7, 34, 20]))
+    np.testing.assert_allclose(to_host(made(idx)), to_host(stored(idx)), atol=1e-5)
+    r = train(init_net(8, enc, seed=0), gradient_picture(), epochs=3, batch=64, device=xp)
+    assert r.stopped == "done" and len(r.history) == 3
