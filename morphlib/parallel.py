@@ -242,8 +242,9 @@ def _frames(client, plan, nets, size, *, align=False, uint8=False, **options):
             pairs[src, dst] = transition.pair(nets[src], nets[dst], align)
         chunk = [(src, dst, t) for t in ts]
         sub = {src: pairs[src, dst][0], dst: pairs[src, dst][1]}
-        waiting.append([client.submit(_chunk, chunk, sub, size, band=band, uint8=uint8, pure=False, **options)
-                        for band in bands])
+        warp = {k: v for k, v in (options.get("warps") or {}).items() if k == (src, dst)}  # the link's, if any
+        waiting.append([client.submit(_chunk, chunk, sub, size, band=band, uint8=uint8, pure=False,
+                                      **{**options, "warps": warp}) for band in bands])
         while len(waiting) > IN_FLIGHT:
             yield from _joined(waiting.popleft())
     while waiting:

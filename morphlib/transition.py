@@ -13,8 +13,9 @@ from .errors import MorphError
 from .files import atomic_path
 from .movie import GIF_SIZE, Movie
 from .net import Net, check_compatible, interpolate
-from .render import render_morph
-from .weights import load_numbered, read_meta, weights_file
+from .render import BLEND, BLENDS, render_morph, render_warped
+from .warp import POINTS_DIR, WARP, check_points, link_warp, read_points
+from .weights import load_numbered, read_meta, weights_dir, weights_file
 
 DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
 MAX_FPS = 1000.0
@@ -132,12 +133,15 @@ GROUP = 64  # frames of a link rendered together (render.render_morph): A's and 
 GROUP_BYTES = 400 << 20  # ... unless they would take more memory than this (64 frames of 1920x1080: 398 MB)
 
 
-def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT, aspects=None, band=None):
+def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT, aspects=None, band=None,
+           warps=None, blend=BLEND):
     """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, in order, made on `device`; align=True
     matches each link's B to its A first. `fit` places pictures of another shape than the frame (crop, pad or
     stretch; see encoding.view); `aspects` {name: width / height} of the nets' pictures (default: square), mixed
-    along a link; `band` (r0, r1): only those rows of each frame. Bytes of the original project's nets are
-    truncated, as it saved its frames."""
+    along a link; `band` (r0, r1): only those rows of each frame. `warps` {(from, to): warp.Warp or warp.Still}:
+    those links' frames are `blend`ed from the two nets at their warped points (render.render_warped; a Still
+    moves nothing); the others slide their weights. Bytes of the original project's nets are truncated, as it
+    saved its frames."""
     w, h = parse_size(size)
     xp, pairs, aspects = namespace(device), {}, aspects or {}
     for src, dst, ts in groups(plan, group_size((w, h), uint8)):
@@ -145,13 +149,16 @@ def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT,
             pairs[src, dst] = pair(nets[src], nets[dst], align)
         a, b = pairs[src, dst]
         ra, rb = aspects.get(src, 1.0), aspects.get(dst, 1.0)
-        options = dict(device=xp, uint8=uint8, rounding=ENCODINGS[a.encoding["kind"]].rounding, band=band)
+        warp = (warps or {}).get((src, dst))
+        options = dict(device=xp, uint8=uint8, rounding=ENCODINGS[a.encoding["kind"]].rounding, band=band, warp=warp,
+                       blend=blend)
         if ra == rb:
             yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit=fit), **options)
             continue
         for t in ts:  # pictures of two shapes: each frame a shape of its own, between them
             shape = view((w, h), ra + min(max(t, 0.0), 1.0) * (rb - ra), fit=fit)
-            yield from _draw(interpolate(a, b, t), None, [0.0], (w, h), shape, **options)
+            yield from (_draw(interpolate(a, b, t), None, [0.0], (w, h), shape, **options) if warp is None else
+                        _draw(a, b, [t], (w, h), shape, **options))
 
 
 def group_size(size, uint8=True) -> int:
@@ -171,14 +178,15 @@ def groups(plan, most):
         yield run[0][0], run[0][1], [r[2] for r in run]
 
 
-def _draw(a, b, ts, size, shape, *, band=None, **options):
+def _draw(a, b, ts, size, shape, *, band=None, warp=None, blend=BLEND, **options):
     """Frames ts of the link a -> b at `size` (rows r0 to r1 of them, given a `band`), the picture placed as
-    `shape` (encoding.view) says."""
+    `shape` (encoding.view) says; moved by `warp` if there is one."""
     (left, top, w, h), window = shape
     r0, r1 = band or (0, size[1])
     lo, hi = max(r0, top) - top, min(r1, top + h) - top  # the picture's rows in the band
     if hi > lo:
-        inner = render_morph(a, b, ts, h, w, window=window, band=(lo, hi), **options)
+        inner = render_morph(a, b, ts, h, w, window=window, band=(lo, hi), **options) if warp is None else \
+            render_warped(a, b, ts, warp.maps, h, w, blend=blend, window=window, band=(lo, hi), **options)
         if (left, w, lo, hi) == (0, size[0], r0 - top, r1 - top):  # the picture fills the band
             yield from inner
             return
@@ -191,14 +199,17 @@ def _draw(a, b, ts, size, shape, *, band=None, **options):
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
                      fps=24, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
-                     pingpong=False, beyond=0.0, align=False, device="auto", root=".", on_frame=None,
-                     renderer=None) -> dict:
+                     pingpong=False, beyond=0.0, align=False, warp=WARP, blend=BLEND, points=None, device="auto",
+                     root=".", on_frame=None, on_note=None, renderer=None) -> dict:
     """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif and .mp4 and
     (`frames`; None: only when no movie is asked for) <out>/<name>/0001.png .... Returns the paths ("frames": the
     PNGs, "gif", "mp4"), how many frames were made ("count") and of an earlier run, how many frames were removed
     ("removed_old") and which movies not asked for this time ("removed_movies"). Frames are rendered on `device`
-    (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes; `fit`: see frames(). `renderer`
-    (default: frames) makes them: parallel.write_transition passes one that renders on Dask workers."""
+    (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes; `fit`: see frames(). `warp`
+    (warp.WARPS) moves each link by its correspondences, `points` (pairs or a JSON file) those of a one-link
+    sequence, `blend` (render.BLENDS) makes its frames; a line per link says where its pairs came from (or why it
+    has none): passed to on_note(line) as it is known, and in the result's "notes". `renderer` (default: frames)
+    makes the frames: parallel.write_transition passes one that renders on Dask workers."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
     plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
@@ -208,6 +219,8 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
     view(parse_size(size), fit=fit)  # bad sizes and fits (and a missing GPU) fail before anything is removed
     xp = namespace(device)
+    warps, notes = link_warps(plan, nets, shapes, warp=warp, blend=blend, points=points,
+                              folder=weights_dir(hidden, root), on_note=on_note)
     pngs = not (gif or mp4) if frames is None else frames
     movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
     folder, digits = Path(out) / name, max(4, len(str(len(plan))))
@@ -217,15 +230,39 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
                   "removed_movies": _remove_movies(out, name, [k for k in ("gif", "mp4") if k not in movies])}
         with Movie(fps, **movies, folder=folder if pngs else None, digits=digits, gif_size=gif_size) as movie:
             rendered = (renderer or _frames_of)(plan, nets, size, align=align, device=xp, uint8=True, fit=fit,
-                                                aspects=shapes)
+                                                aspects=shapes, warps=warps, blend=blend)
             for i, rgb in enumerate(rendered, 1):
                 movie.add(rgb)
                 if on_frame:
                     on_frame(i, len(plan))
-    return {**result, **movies, "frames": movie.pngs, "count": movie.count}
+    return {**result, **movies, "frames": movie.pngs, "count": movie.count, "notes": notes}
 
 
 _frames_of = frames  # write_transition's `frames` argument hides the function
+
+
+def link_warps(plan, nets, shapes, *, warp=WARP, blend=BLEND, points=None, folder=".", on_note=None) -> tuple:
+    """({(from, to): Warp or Still} for the plan's links that are blended, [a line per link]): see
+    warp.link_warp. `points` belong to a sequence of one pair of pictures (either way round)."""
+    checks.choice("blend", blend, BLENDS)
+    links = list(dict.fromkeys((src, dst) for src, dst, _ in plan))
+    if points is not None and warp == "none":
+        raise MorphError("points are given, but warp is none: drop the points or use warp auto or points")
+    if points is not None and len({frozenset(link) for link in links}) > 1:
+        raise MorphError("points are given for one link, but the sequence has several: save each link's points "
+                         f"as {Path(folder) / POINTS_DIR}/<from>-<to>.json (the notebook's point editor does)")
+    warps, notes = {}, []
+    for src, dst in links:
+        given = points
+        if given is not None and (src, dst) != links[0]:
+            given = (read_points(given) if isinstance(given, (str, Path)) else check_points(given))[:, [2, 3, 0, 1]]
+        warps[src, dst], line = link_warp(src, dst, nets[src], nets[dst], warp=warp, points=given, folder=folder,
+                                          aspects=(shapes[src], shapes[dst]))
+        if line:
+            notes.append(f"warp {line}")
+            if on_note:
+                on_note(notes[-1])
+    return {k: v for k, v in warps.items() if v is not None}, notes
 
 
 def summary(result) -> list:
