@@ -94,7 +94,7 @@ def _legacy(xy, enc):
     return _with_one(xy, xy[:, 1:2] + 0.1, xy[:, :1] + 0.1)
 
 
-ENCODE_ROWS = 1 << 16
+ENCODE_ROWS = 1 << 16  # Fourier features made this many rows at a time on numpy
 
 
 def _fourier(xy, enc):

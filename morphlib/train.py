@@ -48,8 +48,10 @@ def rate(peak: float, progress: float, schedule="cosine") -> float:
     return peak * (FLOOR + (1 - FLOOR) * 0.5 * (1 + math.cos(math.pi * done)))
 
 
-INPUT_BYTES = 1 << 30  # a picture's net inputs up to this size are made once (1 GiB: 724x724 Fourier inputs);
-# bigger Fourier ones at each step, for a few tenths of a millisecond more a step (bench/learn.py, lake)
+# A picture's net inputs up to this size are made once (1 GiB: 724x724 of Fourier inputs); bigger Fourier ones at
+# each step, for some more work a step (four gathers and six products of a step's features) and 2 GiB less at
+# 1024x1024 (bench/learn.py, lake).
+INPUT_BYTES = 1 << 30
 
 
 def inputs(enc: dict, height: int, width: int, xp):
@@ -128,7 +130,7 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
                 opt.step(dev.params, grads)
             if rows:
                 errors[to_host(order)] = to_host(xp.concat(rows))
-            order, weights = draws(rng, errors, sampling)  # the next epoch's, while a GPU still works on this one
+            order, weights = draws(rng, errors, sampling)  # the next epoch's (uniform: while a GPU still works)
             total = sum(xp.sum(v) for v in dev.params.values())  # not finite if a weight is not
             sq, total = (float(v) for v in to_host(xp.stack([sq, total])))  # the epoch's one wait for the device
             score = psnr(sq / (3 * n))
