@@ -34,17 +34,18 @@ class TrainResult:
 
 SCHEDULES = ("cosine", "constant")  # the learning rate over a run: warm-up then a cosine decay, or fixed
 WARMUP, FLOOR = 0.05, 0.01  # cosine: the rate climbs over this share of the run and ends at this share of its peak
+WARMUP_EPOCHS = 3  # ... and over no more epochs than this: a run of 10^5 epochs stopped by hand learns from the start
 SAMPLINGS = ("error", "uniform")  # an epoch's pixels: drawn more often where the net is worse, or each once
 UNIFORM_SHARE = 0.5  # error sampling: this share of the draws is uniform over all pixels
 
 
-def rate(peak: float, progress: float, schedule="cosine") -> float:
-    """The learning rate `progress` (0 to 1) of the way through a run."""
+def rate(peak: float, progress: float, schedule="cosine", warmup=WARMUP) -> float:
+    """The learning rate `progress` (0 to 1) of the way through a run whose first `warmup` of it is a warm-up."""
     if schedule == "constant":
         return peak
-    if progress < WARMUP:
-        return peak * progress / WARMUP
-    done = min(1.0, (progress - WARMUP) / (1 - WARMUP))
+    if progress < warmup:
+        return peak * progress / warmup
+    done = min(1.0, (progress - warmup) / (1 - warmup))
     return peak * (FLOOR + (1 - FLOOR) * 0.5 * (1 + math.cos(math.pi * done)))
 
 
@@ -110,7 +111,7 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     T = xp.asarray(np.ascontiguousarray(to_host(image).reshape(-1, 3), dtype=np.float32))
     n = h * w
     opt = OPTIMIZERS[optimizer](lr)
-    peak, rng, errors = opt.lr, np.random.default_rng(seed), np.zeros(n)
+    peak, warmup, rng, errors = opt.lr, min(WARMUP, WARMUP_EPOCHS / epochs), np.random.default_rng(seed), np.zeros(n)
     best = TrainResult(dev.copy(), fit_error(dev, image), 0)
     history, start, epoch, bad = [], time.perf_counter(), 0, 0
     order, weights = draws(rng, errors, sampling)  # drawn on the host, each moved to the device once
@@ -122,7 +123,8 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
                 j = min(i + batch, n)
                 if schedule != "constant":
                     opt.lr = rate(peak, max((epoch - 1 + j / n) / epochs,
-                                            (time.perf_counter() - start) / time_limit if time_limit else 0.0))
+                                            (time.perf_counter() - start) / time_limit if time_limit else 0.0),
+                                  warmup=warmup)
                 grads, err = gradients(dev, X(order[i:j]), xp.take(T, order[i:j], axis=0), backprop,
                                        per_pixel=True)
                 sq += xp.sum(err if weights is None else err * weights[i:j])
