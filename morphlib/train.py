@@ -76,11 +76,11 @@ def inputs(enc: dict, height: int, width: int, xp):
 def draws(rng, errors, sampling):
     """An epoch's pixel indices (host) and each draw's weight 1 / (n p), which makes the mean weighted error of
     the draws an unbiased estimate of the picture's (None: each pixel once, shuffled). `errors`: each pixel's
-    last squared error (all 0 before the first epoch: each pixel once)."""
-    n = errors.shape[0]
-    if sampling == "uniform" or not errors.any():
+    last squared error (all 0 before the first epoch, not finite when the loss exploded: each pixel once)."""
+    n, total = errors.shape[0], errors.sum()
+    if sampling == "uniform" or not 0 < total < math.inf:
         return rng.permutation(n), None
-    p = UNIFORM_SHARE / n + (1 - UNIFORM_SHARE) * errors / errors.sum()
+    p = UNIFORM_SHARE / n + (1 - UNIFORM_SHARE) * errors / total
     order = rng.choice(n, n, p=p)
     return order, (1.0 / (n * p[order])).astype(np.float32)
 

@@ -128,9 +128,10 @@ def test_morph_frames_equal_renders_of_the_mixed_nets(xp, kind):
     assert bytes_.dtype == np.uint8 and np.abs(bytes_.astype(int) - np.round(got * 255)).max() <= 1
 
 
-def test_divergence_stops_and_keeps_last_good_weights(xp):
+@pytest.mark.parametrize("sampling", ["uniform", "error"])
+def test_divergence_stops_and_keeps_last_good_weights(xp, sampling):
     img = gradient_picture()
-    r = train(init_net(50, seed=0), img, epochs=50, lr=10.0, device=xp)
+    r = train(init_net(50, seed=0), img, epochs=50, lr=10.0, sampling=sampling, device=xp)
     assert r.stopped == "diverged" and "lower the learning rate" in r.message
     assert all(np.all(np.isfinite(v)) for v in r.net.params.values())
 
@@ -189,8 +190,9 @@ def test_error_sampling_draws_the_worse_pixels_more_and_estimates_the_mean_error
     order, weights = draws(rng, errors, "error")
     assert order.shape == errors.shape and np.mean(order < 100) > 0.1
     assert np.mean(errors[order] * weights) == pytest.approx(errors.mean(), rel=0.05)
-    first, none = draws(rng, np.zeros(50), "error")  # nothing known yet: each pixel once
-    assert none is None and sorted(first) == list(range(50))
+    for unknown in (np.zeros(50), np.full(50, np.nan), np.full(50, np.inf)):  # not yet, or exploded: each once
+        first, none = draws(rng, unknown, "error")
+        assert none is None and sorted(first) == list(range(50))
     assert draws(rng, errors, "uniform")[1] is None
 
 
