@@ -200,8 +200,10 @@ def _learn_parser(sub):
     lp.add_argument("picture", nargs="+", help="picture numbers in img/ (3, or 1 2 5-9), paths (img/3.png), or a "
                     "folder (its numbered pictures)")
     lp.add_argument("--hidden", "-H", type=int, help="hidden layer size H (default %(default)s)")
-    lp.add_argument("--epochs", type=int, help="at most this many epochs (default %(default)s)")
-    lp.add_argument("--time", type=float, default=None, help="stop after this many seconds")
+    lp.add_argument("--epochs", type=int,
+                    help="at most this many epochs, over which the rate's schedule runs (default %(default)s)")
+    lp.add_argument("--time", type=float, default=None,
+                    help="stop after this many seconds (the rate's schedule ends by then)")
     lp.add_argument("--encoding", choices=list(NAMES),
                     help="fourier (default): sharp pictures; plain: soft, inputs (x, y, 1); seed: the original "
                     "project's net and inputs (row/h + 0.1, col/w + 0.1, 1), whole pixels")
