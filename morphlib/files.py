@@ -3,16 +3,16 @@ killed run left behind, and whether a process is alive (for locks)."""
 import os
 import re
 import tempfile
-import time
 from pathlib import Path
 
+from .checks import DISK_HINTS
 from .errors import MorphError
 
 
 class atomic_path:
     """Context manager giving a temp path beside `path`; on success it is flushed to disk and replaces `path` in
     one step. A failed write (a full disk, Ctrl-C) leaves `path` as it was and removes the temp file; temp files
-    that a killed run left in the folder are removed at the next write there."""
+    that a killed run left in the folder are removed at the next write there (see remove_orphans)."""
 
     def __init__(self, path):
         self.path = Path(path)
@@ -21,11 +21,11 @@ class atomic_path:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             remove_orphans(self.path.parent)
-            fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.{os.getpid()}.",
+            fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.{TAG}-{os.getpid()}-",
                                             suffix=f".tmp{self.path.suffix}")
         except OSError as e:
             raise MorphError(f"cannot write into {self.path.parent} ({e.strerror}): "
-                             "pick a folder you can write to") from None
+                             f"{DISK_HINTS.get(e.errno, 'pick a folder you can write to')}") from None
         os.close(fd)
         os.chmod(self.tmp, 0o644)
         return self.tmp
@@ -54,20 +54,19 @@ def _fsync(name):
         os.close(fd)
 
 
-ORPHAN_AGE_S = 60  # a temp file of unknown owner this old is left over from a killed save
-_TEMP = re.compile(r"\.(.+)\.(\d+)\.\w+\.tmp(\.\w+)?")  # .<name>.<pid>.<random>.tmp<suffix>
-_OLD_TEMP = re.compile(r"\..+\.\w+\.tmp(\.\w+)?")  # without the pid
+TAG = "morphlib"  # in every temp file's name: .<name>.morphlib-<pid>-<8 random letters>.tmp<name's suffix>
+_TEMP = re.compile(rf"\.(?P<name>.+)\.{TAG}-(?P<pid>[0-9]{{1,9}})-[a-z0-9_]{{8}}\.tmp(?P<suffix>(\.[^.]*)?)")
 
 
 def remove_orphans(folder) -> int:
-    """Remove the temp files of saves that were killed in `folder` (their pid is dead, or they are older than
-    ORPHAN_AGE_S and carry no pid); returns how many."""
+    """Remove the temp files that saves killed in `folder` left: only files named exactly as atomic_path names
+    them, whose process is gone (a user's .notes.tmp or .photo.2019.tmp.jpg never match); returns how many."""
     gone = 0
-    for p in Path(folder).glob(".*.tmp*"):
+    for p in Path(folder).glob(f".*.{TAG}-*.tmp*"):
         m = _TEMP.fullmatch(p.name)
         try:
-            if (m and not pid_alive(int(m.group(2)))) or (
-                    not m and _OLD_TEMP.fullmatch(p.name) and time.time() - p.stat().st_mtime > ORPHAN_AGE_S):
+            if (m and m["suffix"] == Path(m["name"]).suffix and p.is_file() and not p.is_symlink()
+                    and not pid_alive(int(m["pid"]))):
                 p.unlink()
                 gone += 1
         except OSError:
@@ -76,7 +75,9 @@ def remove_orphans(folder) -> int:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine."""
+    """Whether a process with this id runs on this machine (0 and ids past any pid_max name none)."""
+    if not 0 < pid < 2**31:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
