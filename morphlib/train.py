@@ -35,6 +35,9 @@ class TrainResult:
 SCHEDULES = ("cosine", "constant")  # the learning rate over a run: warm-up then a cosine decay, or fixed
 WARMUP, FLOOR = 0.05, 0.01  # cosine: the rate climbs over this share of the run and ends at this share of its peak
 WARMUP_EPOCHS = 3  # ... and over no more epochs than this: a run of 10^5 epochs stopped by hand learns from the start
+# A run of fewer steps than this keeps its peak rate and shows each pixel once an epoch: a schedule of a few steps
+# only slows it, and the error of a few weighted draws is too rough an estimate to keep the best net by.
+SHORT_RUN = 100
 SAMPLINGS = ("error", "uniform")  # an epoch's pixels: drawn more often where the net is worse, or each once
 UNIFORM_SHARE = 0.5  # error sampling: this share of the draws is uniform over all pixels
 
@@ -93,8 +96,9 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     an array namespace; default: where the net's weights are). The default batch is BATCH of the device. An epoch
     is as many pixels as the picture has: each once (sampling "uniform"), or drawn more often where the last
     epoch's error was bigger ("error"). The rate follows `schedule` (rate(), `lr` its peak) over the epochs, or
-    over `time_limit` if that ends first. The pixels stay on the device for the whole run and the loss (estimated
-    from the batches) is read back once per epoch.
+    over `time_limit` if that ends first; a run of fewer than SHORT_RUN steps keeps the peak and each pixel once.
+    The pixels stay on the device for the whole run and the loss (estimated from the batches) is read back once
+    per epoch.
 
     Ends after `epochs`, `time_limit` seconds, `stop.set()`, Ctrl-C or a diverging loss; returns the best net,
     its weights on the host."""
@@ -114,6 +118,8 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     n = h * w
     opt = OPTIMIZERS[optimizer](lr)
     peak, warmup, rng, errors = opt.lr, min(WARMUP, WARMUP_EPOCHS / epochs), np.random.default_rng(seed), np.zeros(n)
+    if epochs * -(-n // batch) < SHORT_RUN:
+        schedule, sampling = "constant", "uniform"
     best = TrainResult(dev.copy(), fit_error(dev, image), 0)
     history, start, epoch, bad = [], time.perf_counter(), 0, 0
     order, weights = draws(rng, errors, sampling)  # drawn on the host, each moved to the device once

@@ -131,7 +131,7 @@ def test_morph_frames_equal_renders_of_the_mixed_nets(xp, kind):
 @pytest.mark.parametrize("sampling", ["uniform", "error"])
 def test_divergence_stops_and_keeps_last_good_weights(xp, sampling):
     img = gradient_picture()
-    r = train(init_net(50, seed=0), img, epochs=50, lr=10.0, sampling=sampling, device=xp)
+    r = train(init_net(50, seed=0), img, epochs=50, batch=64, lr=10.0, sampling=sampling, device=xp)  # 200 steps
     assert r.stopped == "diverged" and "lower the learning rate" in r.message
     assert all(np.all(np.isfinite(v)) for v in r.net.params.values())
 
