@@ -101,14 +101,14 @@ def row(name, setting, scale, out):
     at = [max((db for t, db in log if t <= mark * scale), default=None) for mark in MARKS]
     size = "x".join(map(str, picture(name.partition("@")[0]).shape[1::-1]))
     at = "".join(f"{'-':>8s}" if db is None else f"{db:8.2f}" for db in at)
-    print(f"{name:17s} {size:9s} {setting:18s}" + "".join(reach) + at + f"{log[-1][0]:7.1f}{epochs:8d} "
+    print(f"{name:17s} {size:9s} {setting:19s}" + "".join(reach) + at + f"{log[-1][0]:7.1f}{epochs:8d} "
           f"{stopped:9s} {peak:5.2f}", flush=True)
     out.append(stopped)
 
 
 def speed(names, scale):
     marks = "".join(f"{f'@{m * scale:g}s':>8s}" for m in MARKS)
-    print(f"\n{'picture':17s} {'size':9s} {'setting':18s}" + "".join(f"{f'to {v}dB':>8s}" for v in LEVELS) + marks
+    print(f"\n{'picture':17s} {'size':9s} {'setting':19s}" + "".join(f"{f'to {v}dB':>8s}" for v in LEVELS) + marks
           + f"{'run s':>7s}{'best ep':>8s} {'ended':9s} {'GiB':>5s}")
     ended = []
     for name in names:
