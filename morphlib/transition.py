@@ -1,11 +1,11 @@
 """Transitions: interpolate every weight from net A to net B, sequences, frame plans, and rendering them."""
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import checks
+from . import checks, parallel
 from .align import align as match_units
 from .backend import namespace
 from .encoding import FIT, view
@@ -131,26 +131,48 @@ GROUP = 64  # frames of a link rendered together (mlp.render_morph): A's and B's
 GROUP_BYTES = 400 << 20  # ... unless they would take more memory than this (64 frames of 1920x1080: 398 MB)
 
 
-def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT, aspects=None, band=None):
-    """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, in order, made on `device`; align=True
-    matches each link's B to its A first. `fit` places pictures of another shape than the frame (crop, pad or
-    stretch; see encoding.view); `aspects` {name: width / height} of the nets' pictures (default: square), mixed
-    along a link; `band` (r0, r1): only those rows of each frame. Bytes of the original project's nets are
-    truncated, as it saved its frames."""
-    w, h = parse_size(size)
-    xp, pairs, aspects = namespace(device), {}, aspects or {}
-    for src, dst, ts in groups(plan, group_size((w, h), uint8)):
-        if (src, dst) not in pairs:
-            pairs[src, dst] = pair(nets[src], nets[dst], align)
-        a, b = pairs[src, dst]
-        ra, rb = aspects.get(src, 1.0), aspects.get(dst, 1.0)
-        options = dict(device=xp, uint8=uint8, rounding=a.encoding["kind"] != "legacy", band=band)
-        if ra == rb:
-            yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit=fit), **options)
-            continue
-        for t in ts:  # pictures of two shapes: each frame a shape of its own, between them
-            shape = view((w, h), ra + min(max(t, 0.0), 1.0) * (rb - ra), fit=fit)
-            yield from _draw(interpolate(a, b, t), None, [0.0], (w, h), shape, **options)
+@dataclass(frozen=True)
+class Plan:
+    """What a transition renders: each frame's link and t (frame_plan's), each link's two nets paired once
+    (pair), the frame size (width, height), how pictures of another shape sit in it (`fit`: crop, pad or stretch;
+    see encoding.view) and their shapes (`aspects` {name: width / height}, 1 if missing, mixed along a link).
+    Plan.of builds one; its groups() are plans too, each small enough to send to a worker."""
+
+    frames: tuple  # (from, to, t) per frame, in order
+    links: dict  # {(from, to): (A, B)}
+    size: tuple
+    fit: str = FIT
+    aspects: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, frames, nets, size, *, align=False, fit=FIT, aspects=None) -> "Plan":
+        """The plan of `frames` with `nets` {name: Net} at `size` (as parse_size reads it); align=True matches
+        each link's B to its A first. Bad sizes and fits are refused here."""
+        size = parse_size(size)
+        view(size, fit=fit)
+        links = {(src, dst): pair(nets[src], nets[dst], align) for src, dst in dict.fromkeys(f[:2] for f in frames)}
+        return cls(tuple(frames), links, size, fit, dict(aspects or {}))
+
+    def groups(self, uint8=True):
+        """The plan in runs of at most group_size frames of one link, rendered together; each a Plan holding only
+        its link."""
+        for src, dst, ts in groups(self.frames, group_size(self.size, uint8)):
+            yield replace(self, frames=tuple((src, dst, t) for t in ts), links={(src, dst): self.links[src, dst]})
+
+    def render(self, *, device="cpu", uint8=False, band=None):
+        """The frames (float32 H x W x 3, or uint8 ones), in order, made on `device`; `band` (r0, r1): only
+        those rows of each frame. Bytes of the original project's nets are truncated, as it saved its frames."""
+        xp = namespace(device)
+        for src, dst, ts in groups(self.frames, group_size(self.size, uint8)):
+            a, b = self.links[src, dst]
+            ra, rb = self.aspects.get(src, 1.0), self.aspects.get(dst, 1.0)
+            options = dict(device=xp, uint8=uint8, rounding=a.encoding["kind"] != "legacy", band=band)
+            if ra == rb:
+                yield from _draw(a, b, ts, self.size, view(self.size, ra, fit=self.fit), **options)
+                continue
+            for t in ts:  # pictures of two shapes: each frame a shape of its own, between them
+                shape = view(self.size, ra + min(max(t, 0.0), 1.0) * (rb - ra), fit=self.fit)
+                yield from _draw(interpolate(a, b, t), None, [0.0], self.size, shape, **options)
 
 
 def group_size(size, uint8=True) -> int:
@@ -190,41 +212,37 @@ def _draw(a, b, ts, size, shape, *, band=None, **options):
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
                      fps=24, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
-                     pingpong=False, beyond=0.0, align=False, device="auto", root=".", on_frame=None,
-                     renderer=None) -> dict:
+                     pingpong=False, beyond=0.0, align=False, device="auto", root=".", client=None,
+                     on_frame=None) -> dict:
     """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif and .mp4 and
     (`frames`; None: only when no movie is asked for) <out>/<name>/0001.png .... Returns the paths ("frames": the
     PNGs, "gif", "mp4"), how many frames were made ("count") and of an earlier run, how many frames were removed
     ("removed_old") and which movies not asked for this time ("removed_movies"). Frames are rendered on `device`
-    (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes; `fit`: see frames(). `renderer`
-    (default: frames) makes them: parallel.write_transition passes one that renders on Dask workers."""
+    (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes, here or, given a Dask `client`
+    (parallel.client), on its workers; `fit`: see Plan."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
-    plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
+    steps = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
     fps = checks.real("fps", fps, above=0, high=MAX_FPS)
     gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
     names = [n for link in links for n in (link.src, link.dst)]
-    nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
-    view(parse_size(size), fit=fit)  # bad sizes and fits (and a missing GPU) fail before anything is removed
-    xp = namespace(device)
+    plan = Plan.of(steps, load_nets(names, hidden, root), size, align=align, fit=fit,
+                   aspects=aspects(names, hidden, root))  # bad sizes and fits (and a missing GPU) fail before
+    xp = namespace(device)  # anything is removed
+    rendered = plan.render(device=xp, uint8=True) if client is None else parallel.frames(client, plan, device=xp)
     pngs = not (gif or mp4) if frames is None else frames
     movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
-    folder, digits = Path(out) / name, max(4, len(str(len(plan))))
+    folder, digits = Path(out) / name, max(4, len(str(len(steps))))
     with checks.disk_errors():
-        result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(plan) + 1)])
+        result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(steps) + 1)])
                   if pngs else 0,
                   "removed_movies": _remove_movies(out, name, [k for k in ("gif", "mp4") if k not in movies])}
         with Movie(fps, **movies, folder=folder if pngs else None, digits=digits, gif_size=gif_size) as movie:
-            rendered = (renderer or _frames_of)(plan, nets, size, align=align, device=xp, uint8=True, fit=fit,
-                                                aspects=shapes)
             for i, rgb in enumerate(rendered, 1):
                 movie.add(rgb)
                 if on_frame:
-                    on_frame(i, len(plan))
+                    on_frame(i, len(steps))
     return {**result, **movies, "frames": movie.pngs, "count": movie.count}
-
-
-_frames_of = frames  # write_transition's `frames` argument hides the function
 
 
 def summary(result) -> list:

@@ -1,0 +1,173 @@
+"""One Dask client per run, and what a cluster run does when it meets Ctrl-C from a terminal, a scheduler address
+that is not one, more jobs than cores, or a second run writing the same transition."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import dask.distributed
+import psutil
+import pytest
+
+from conftest import REPO
+from morphlib import parallel
+from morphlib.cli import main
+from morphlib.errors import MorphError
+from morphlib.learn import Job
+from morphlib.transition import write_transition
+from morphlib.weights import load_net
+
+TINY = dict(hidden=6, epochs=3, features=8, max_side=16)
+LEARN = [sys.executable, "-m", "morphlib", "learn", "img/", "-H", "6", "--features", "8", "--jobs", "2"]
+
+
+@pytest.fixture
+def clusters(monkeypatch):
+    """Counts the LocalClusters built."""
+    built = []
+
+    class Counted(dask.distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", Counted)
+    return built
+
+
+def test_a_run_builds_one_cluster_for_all_its_work(workspace, clusters, monkeypatch):
+    with parallel.client(2) as client:
+        outcomes = parallel.learn_all(["1-3"], Job(root=str(workspace), **TINY), client=client)
+        out = write_transition("1>2:3, 2>3:3", hidden=6, size=8, out=workspace / "r", root=workspace, client=client)
+    assert [o.failed for o in outcomes] == [False] * 3 and out["count"] == 5 and len(clusters) == 1
+    monkeypatch.chdir(workspace)
+    assert main(["transition", "1-3:3", "-H", "6", "--size", "8", "--gif", "--jobs", "2", "--quiet"]) == 0
+    assert len(clusters) == 2  # the command's own, once
+
+
+def test_more_jobs_than_cores_are_capped_and_said(workspace, clusters, monkeypatch, capsys):
+    monkeypatch.chdir(workspace)
+    args = ["learn", "1", "2", "-H", "6", "--epochs", "2", "--features", "8", "--max-side", "16", "--quiet"]
+    assert main([*args, "--jobs", "1000"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: jobs 1000: this machine gives this run {parallel.cores()} cores" in err
+    assert parallel.worker_count(1000) == (parallel.cores(), parallel.worker_count(1000)[1])
+    assert parallel.worker_count(None) == (parallel.cores(), None) and parallel.worker_count(1) == (1, None)
+
+
+def _server(reply):
+    """A TCP server on 127.0.0.1 that is not a Dask scheduler: `reply(conn)` for each connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=reply, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def _closed_port():
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+SERVERS = {
+    "silent": lambda conn: time.sleep(60),  # accepts and says nothing: Dask's Client waited for ever
+    "ssh": lambda conn: (conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n"), time.sleep(60)),  # read as a 3 EiB frame
+    "http": lambda conn: (conn.recv(64), conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n"), time.sleep(60)),
+    "hangs up": lambda conn: conn.close(),
+}
+
+
+@pytest.mark.parametrize("kind", [*SERVERS, "closed port"])
+def test_an_address_where_no_scheduler_answers_is_refused_at_once(kind):
+    address = _closed_port() if kind == "closed port" else _server(SERVERS[kind])
+    start = time.monotonic()
+    with pytest.raises(MorphError, match=f"no Dask scheduler answers at {address} .*: check the address and port"):
+        with parallel.client(2, address):
+            pass
+    assert time.monotonic() - start < parallel.SCHEDULER_TIMEOUT_S + 3
+
+
+@pytest.mark.parametrize("address", ["garbage", "http://127.0.0.1:8787", "tcp://host", "tcp://h:0", "", 8786])
+def test_a_scheduler_that_is_not_an_address_is_refused_in_one_line(address, workspace, monkeypatch, capsys):
+    with pytest.raises(MorphError, match=r"is not a Dask scheduler's address: write tcp://HOST:PORT"):
+        parallel.scheduler_address(address)
+    if isinstance(address, str) and address:
+        monkeypatch.chdir(workspace)
+        assert main(["learn", "1", "2", "--scheduler", address, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"error: scheduler {address!r} is not a Dask scheduler's")
+
+
+def test_scheduler_addresses_that_are_fine():
+    assert parallel.scheduler_address(" 10.0.0.5:8786") == "tcp://10.0.0.5:8786"
+    assert parallel.scheduler_address("tls://[::1]:8786") == "tls://[::1]:8786"
+
+
+def _ctrl_c(workspace, *args, when, timeout=30):
+    """`python -m morphlib learn img/ ...` in a session of its own, Ctrl-C'd as a terminal does it (SIGINT to the
+    whole process group) once when(process) is true; (exit code, stderr, seconds it took to exit)."""
+    p = subprocess.Popen([*LEARN, *args], cwd=workspace, start_new_session=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        while not when(psutil.Process(p.pid)) and p.poll() is None:
+            time.sleep(0.05)
+        os.killpg(p.pid, signal.SIGINT)
+        start = time.monotonic()
+        _, err = p.communicate(timeout=timeout)
+        return p.returncode, err, time.monotonic() - start
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+
+
+def _workers(process):
+    return [c for c in process.children() if "resource_tracker" not in " ".join(c.cmdline())]
+
+
+def _training(workspace, seconds):
+    """True once both pictures' locks are taken and each worker has spent `seconds` of CPU since (training)."""
+    spent = {}
+
+    def check(process):
+        if len(list((workspace / "W-6").glob(".*.lock"))) < 2:
+            return False
+        now = {w.pid: sum(w.cpu_times()[:2]) for w in _workers(process)}
+        for pid, t in now.items():
+            spent.setdefault(pid, t)
+        return len(now) == 2 and all(t - spent[pid] >= seconds for pid, t in now.items())
+    return check
+
+
+def _left_behind(workspace) -> list:
+    return sorted(p.name for p in (workspace / "W-6").glob(".*")) if (workspace / "W-6").is_dir() else []
+
+
+@pytest.mark.parametrize(("epoch", "args"), [("short", ["--max-side", "16"]),
+                                             ("long", ["--max-side", "128", "--features", "128", "-H", "128"])])
+def test_ctrl_c_from_a_terminal_keeps_the_nets_under_way(workspace, epoch, args):
+    """Workers are in the terminal's process group too: they must not die with their nets. The run stops, saves
+    the best net of each picture under way that has learned an epoch, removes its locks and flag, exits 130."""
+    code, err, took = _ctrl_c(workspace, "--epochs", "100000", *args, when=_training(workspace, 1.5))
+    assert code == 130 and took < 30 and "Traceback" not in err, err
+    saved = sorted((workspace / "W-6").glob("*.npz"))
+    if epoch == "short":  # thousands of epochs done by then: both pictures under way are kept
+        assert [p.name for p in saved] == ["1.npz", "2.npz"]
+    for p in saved:
+        assert load_net(p)[1]["epochs"] >= 1
+    assert _left_behind(workspace) == []
+
+
+@pytest.mark.parametrize("moment", ["loading", "cluster starting"])
+def test_ctrl_c_in_the_first_seconds_exits_quietly(workspace, moment):
+    started = {"loading": lambda process: True, "cluster starting": lambda process: bool(process.children())}
+    code, err, took = _ctrl_c(workspace, "--epochs", "100000", "--max-side", "16", when=started[moment])
+    assert code == 130 and took < 30 and "Traceback" not in err, err
+    assert not list(workspace.glob("W-6/*.npz")) and _left_behind(workspace) == []
