@@ -15,10 +15,13 @@ import numpy as np
 from morphlib.backend import BATCH, cupy_namespace
 from morphlib.encoding import grid, make_encoding
 from morphlib.images import load_image, resize
-from morphlib.learn import GPU_FOURIER_LR
-from morphlib.mlp import init_net, render, train
+from morphlib.net import init_net
+from morphlib.optim import default_lr
+from morphlib.render import render
+from morphlib.train import train
 
 H = 100
+GPU_LR = default_lr("adam", "fourier", "gpu")  # what learn uses for Fourier nets on a GPU
 EPOCH_SIZES = (256, 1024)
 FRAME_SIZES = ((512, 512), (1920, 1080), (3840, 2160))
 PSNR_BATCHES = (65536, 16384, 4096)
@@ -33,13 +36,13 @@ def picture(side):
 def morphlib_epochs(img, batch, epochs=6):
     """Median seconds per epoch after the first (the loss is read once per epoch, so each gap is a whole epoch)."""
     stamps = []
-    train(init_net(H, make_encoding("fourier"), seed=0), img, epochs=epochs, batch=batch, lr=GPU_FOURIER_LR,
+    train(init_net(H, make_encoding("fourier"), seed=0), img, epochs=epochs, batch=batch, lr=GPU_LR,
           device="gpu", on_epoch=lambda *_: stamps.append(time.perf_counter()))
     return statistics.median(np.diff(stamps))
 
 
 def morphlib_psnr(img, batch, seconds):
-    r = train(init_net(H, make_encoding("fourier"), seed=0), img, epochs=10**9, batch=batch, lr=GPU_FOURIER_LR,
+    r = train(init_net(H, make_encoding("fourier"), seed=0), img, epochs=10**9, batch=batch, lr=GPU_LR,
               device="gpu", time_limit=seconds)
     return r.psnr, len(r.history)
 
@@ -82,7 +85,7 @@ class Torch:
         X = self.features(torch.from_numpy(grid(h, w)).to(self.dev))
         T = torch.from_numpy(np.ascontiguousarray(img.reshape(-1, 3))).to(self.dev)
         model = self.model()
-        opt = torch.optim.Adam(model.parameters(), lr=GPU_FOURIER_LR)
+        opt = torch.optim.Adam(model.parameters(), lr=GPU_LR)
         stamps, best, start = [], 0.0, time.perf_counter()
         for _ in range(epochs):
             sq = torch.zeros((), device=self.dev)
@@ -127,7 +130,7 @@ def main():
         peer = None
     if peer is None:
         print("PyTorch with CUDA is not installed (pip install -e .[bench]): its column stays empty")
-    print(f"GPU: {_gpu_name()}; Fourier 256 -> {H} -> {H} -> 3, Adam lr {GPU_FOURIER_LR:g}")
+    print(f"GPU: {_gpu_name()}; Fourier 256 -> {H} -> {H} -> 3, Adam lr {GPU_LR:g}")
     print(f"\n{'':42s} {'morphlib':>10s} {'PyTorch':>10s} {'ratio':>6s}  target")
     nan = float("nan")
     for side in EPOCH_SIZES:

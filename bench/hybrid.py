@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import convolve1d
 from scipy.optimize import minimize
 
-from morphlib.hybrid import GAMMA, Blender, _tensorflow, gauss_kernel, hybrid_fft
+from morphlib.hybrid import GAMMA, Blender, gauss_kernel, hybrid_fft, tensorflow
 from morphlib.images import resize, save_image
 from morphlib.samples import logo, photo
 
@@ -30,7 +30,7 @@ class ArticleModel:
     """The article's MyModel: variables float64, eager GradientTape, gradient applied through numpy."""
 
     def __init__(self, h, w, kernel_size, sigma):
-        tf = self.tf = _tensorflow()
+        tf = self.tf = tensorflow()
         self.trainable_image = tf.Variable(initial_value=np.zeros((1, h, w, 3)), trainable=True)
         k = gauss_kernel(kernel_size, sigma)
         self.gauss_kernel_x = tf.constant(k[np.newaxis, :, np.newaxis, np.newaxis] * np.ones((1, 1, 3, 1)))
@@ -168,7 +168,7 @@ def compare(name, near, far):
 
 def main():
     near = photo(SIZE)
-    _tensorflow()  # everyone pays TensorFlow's import outside the timings
+    tensorflow()  # everyone pays TensorFlow's import outside the timings
     compare("city", near, city())
     compare("logo", near, resize(logo(), (SIZE, SIZE)))
     print("pictures: result/bench-hybrid-{city,logo}-{optimum,article200,morphlib}.png")

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from morphlib.align import align
 from morphlib.images import save_image
 from morphlib.learn import Job, learn
-from morphlib.mlp import fit_error
+from morphlib.render import fit_error
 from morphlib.transition import DEMO_SEQUENCE, Plan, frame_plan, load_nets, parse_sequence
 
 from .metrics import smoothness, strip

@@ -14,7 +14,9 @@ from threadpoolctl import threadpool_limits
 from bench.load import busy
 from morphlib import parallel
 from morphlib.encoding import make_encoding
-from morphlib.mlp import init_net, interpolate, render, render_morph
+from morphlib.net import init_net, interpolate
+from morphlib.render import render, render_morph
+from morphlib.threads import blas_threads
 from morphlib.transition import group_size, write_transition
 
 CHAIN = "1-4:48"  # the shipped nets (W-100/, Fourier), 142 frames
@@ -22,7 +24,8 @@ CHAIN = "1-4:48"  # the shipped nets (W-100/, Fourier), 142 frames
 
 def numpy_threads(net, height, width=None):
     """render without morphlib's one-BLAS-thread rule."""
-    return render_morph.__wrapped__(net, None, [0.0], height, width)[0]
+    with blas_threads(None):
+        return render(net, height, width)
 
 
 def seconds(f, *args, repeat=3):

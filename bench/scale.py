@@ -17,8 +17,9 @@ import numpy as np
 from morphlib import parallel
 from morphlib.images import load_image, resize, save_image
 from morphlib.learn import Job
-from morphlib.mlp import interpolate, render, render_morph
 from morphlib.movie import MP4_PRESET, Movie, write_movie
+from morphlib.net import interpolate
+from morphlib.render import render, render_morph
 from morphlib.transition import frame_plan, load_nets, pair, parse_sequence, write_transition
 
 HERE = Path("result/bench/scale")

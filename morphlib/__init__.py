@@ -2,7 +2,9 @@
 from .errors import MorphError
 from .images import load_image, save_image
 from .learn import Job, learn
-from .mlp import Net, init_net, render, train
+from .net import Net, init_net
+from .render import render
+from .train import train
 from .weights import load_net, load_numbered, save_net
 
 __all__ = ["MorphError", "load_image", "save_image", "Job", "learn", "Net", "init_net", "render", "train",

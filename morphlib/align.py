@@ -6,7 +6,7 @@ layer, the reordering of B that best matches A's weights, alternating between la
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .mlp import Net, check_compatible
+from .net import Net, check_compatible
 
 
 def _bias(net, k):

@@ -1,33 +1,20 @@
-"""The array namespace the maths runs on: numpy by default, CuPy on a GPU (imported lazily), or any other array-API
-namespace (array_api_strict in the tests), through array_api_compat."""
+"""The array namespace the maths runs on, a table of backends by name: numpy on the CPU, CuPy on a GPU (imported
+lazily); or any other array-API namespace (array_api_strict in the tests), through array_api_compat."""
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from array_api_compat import array_namespace, is_cupy_array, is_cupy_namespace, is_numpy_namespace
 
+from . import checks
 from .errors import MorphError
 
-DEVICES = ("cpu", "gpu", "auto")
-# Pixels per training step and per render block. A GPU wants big ones (small batches are launch-bound): issue #13's
-# PyTorch figures on an H100, 28 ms per 1024x1024 epoch at batch 65536 against 2 s at 1024; not measured here.
+# Pixels per training step and per render block. A GPU wants big ones: small batches leave it idle between kernel
+# launches (bench.gpu times epochs and PSNR per batch size on a GPU, against PyTorch).
 BATCH = {"cpu": 1024, "gpu": 65536}
 RENDER_CHUNK = {"cpu": 2048, "gpu": 1 << 21}
 NUMPY = array_namespace(np.empty(0))  # numpy as array_api_compat wraps it: the standard's names on any numpy
 INSTALL_GPU = "pip install -r requirements-gpu.txt (CuPy for CUDA 12; see README, 'On a GPU')"
-
-
-def namespace(device="cpu"):
-    """numpy for "cpu", CuPy for "gpu", CuPy if it finds a GPU else numpy for "auto"; a namespace module (numpy,
-    array_api_strict) as array_api_compat wraps it."""
-    if not isinstance(device, str):
-        return array_namespace(device.empty(0))
-    if device not in DEVICES:
-        raise MorphError(f"unknown device {device!r}: use {', '.join(DEVICES)}")
-    if device == "cpu":
-        return NUMPY
-    xp = cupy_namespace()
-    if xp is None and device == "gpu":
-        raise MorphError(f"device 'gpu' needs CuPy and a CUDA GPU, and none was found: {INSTALL_GPU}, "
-                         "or use device 'cpu'")
-    return xp or NUMPY
 
 
 def cupy_namespace():
@@ -42,9 +29,42 @@ def cupy_namespace():
     return array_namespace(cupy.empty(0))
 
 
+@dataclass(frozen=True)
+class Backend:
+    """An array library by the name users give it: how to load its namespace (None where it is not there), whether
+    a namespace is its own, what to install when it is missing, and its column of BATCH and RENDER_CHUNK."""
+
+    load: Callable
+    owns: Callable
+    install: str
+    kind: str
+
+
+BACKENDS = {
+    "cpu": Backend(lambda: NUMPY, is_numpy_namespace, "", "cpu"),
+    "gpu": Backend(cupy_namespace, is_cupy_namespace, f"it needs CuPy and a CUDA GPU: {INSTALL_GPU}", "gpu"),
+}
+AUTO = ("gpu", "cpu")  # what "auto" takes: the first of these that loads
+DEVICES = (*BACKENDS, "auto")
+DEVICE = "auto"  # the default everywhere
+
+
+def namespace(device=DEVICE):
+    """The namespace of a backend by name (BACKENDS), or for "auto" the first of AUTO that loads; a namespace
+    module (numpy, array_api_strict) as array_api_compat wraps it."""
+    if not isinstance(device, str):
+        return array_namespace(device.empty(0))
+    checks.choice("device", device, DEVICES)
+    for name in AUTO if device == "auto" else (device,):
+        xp = BACKENDS[name].load()
+        if xp is not None:
+            return xp
+    raise MorphError(f"device {device!r} is not there: {BACKENDS[device].install}; or use device 'cpu'")
+
+
 def kind(xp) -> str:
-    """"gpu" for CuPy, else "cpu": which column of BATCH and RENDER_CHUNK suits `xp`."""
-    return "gpu" if is_cupy_namespace(xp) else "cpu"
+    """"gpu" or "cpu": which column of BATCH and RENDER_CHUNK suits `xp` (its backend's; "cpu" for others)."""
+    return next((b.kind for b in BACKENDS.values() if b.owns(xp)), "cpu")
 
 
 def to_host(x) -> np.ndarray:

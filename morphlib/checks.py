@@ -41,13 +41,21 @@ def real(name: str, value, low=None, high=None, *, above=None) -> float:
     return float(value)
 
 
+def choice(name: str, value, table, *, shown=None) -> str:
+    """`value` if it names a row of `table` (a dict or tuple of names), else a MorphError listing the names (or
+    those of `shown`): the one place where an unknown option name is refused."""
+    if not isinstance(value, str) or value not in table:
+        raise MorphError(f"unknown {name} {value!r}: use one of {', '.join(shown or table)}")
+    return value
+
+
 def optional(check, name: str, value, *args, **kwargs):
     """None stays None (the default applies); anything else goes through `check`."""
     return None if value is None else check(name, value, *args, **kwargs)
 
 
 def training(epochs, batch, lr, seed, time_limit=None) -> tuple:
-    """(epochs, batch, lr, seed, time_limit) checked: what mlp.train and learn.Job share (batch, lr, time_limit:
+    """(epochs, batch, lr, seed, time_limit) checked: what train.train and learn.Job share (batch, lr, time_limit:
     None or a number)."""
     return (whole("epochs", epochs), optional(whole, "batch", batch), optional(real, "lr", lr, above=0, high=MAX_LR),
             whole("seed", seed, 0), optional(real, "time_limit", time_limit, 0))

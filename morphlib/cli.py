@@ -11,10 +11,12 @@ from tqdm import tqdm
 
 from . import checks, hybrid, parallel, transition, weights
 from .backend import BATCH, DEVICES
-from .encoding import FITS, NAMES
+from .encoding import ENCODINGS, FITS, NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
+from .net import ACTIVATIONS, BACKPROPS, INITS
+from .optim import OPTIMIZERS, describe_rates
 from .samples import write_samples
 
 
@@ -32,14 +34,14 @@ def defaults(fn) -> dict:
     return {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
 
 
-def _options(a, fn, **given) -> dict:
+def options(a, fn, **given) -> dict:
     """The parsed options that `fn` takes as keywords, with `given` ones over them."""
     names = defaults(fn)
     return {**{k: v for k, v in vars(a).items() if k in names}, **given}
 
 
 def _learn(a):
-    jobs = parallel.pictures(a.picture, Job(**_options(a, Job, picture=a.picture[0])))
+    jobs = parallel.pictures(a.picture, Job(**options(a, Job, picture=a.picture[0])))
     if len(jobs) > 1 or a.jobs not in (None, 1) or a.scheduler is not None:
         return _learn_many(a, jobs)
     bar = tqdm(total=jobs[0].epochs, unit="epoch", disable=a.quiet, delay=0.5)
@@ -100,7 +102,7 @@ def _transition(a):
 
     try:
         with _client(a) as client:
-            out = transition.write_transition(a.sequence, **_options(a, transition.write_transition, on_frame=show,
+            out = transition.write_transition(a.sequence, **options(a, transition.write_transition, on_frame=show,
                                                                       client=client))
     except KeyboardInterrupt:
         bar.close()
@@ -128,7 +130,7 @@ def _report(out):
 
 def _demo(a):
     start = time.perf_counter()
-    out = transition.demo(**_options(a, transition.demo))
+    out = transition.demo(**options(a, transition.demo))
     _report(out)
     print(f"done in {time.perf_counter() - start:.1f} s; open {out['gif']}")
     return 0
@@ -144,7 +146,7 @@ def _hybrid(a):
     if a.method == "fft":
         r = hybrid.hybrid_fft(near, far, a.sigma, **loss)
     else:
-        blender = hybrid.Blender(near, far, **_options(a, hybrid.Blender))
+        blender = hybrid.Blender(near, far, **options(a, hybrid.Blender))
         with tqdm(total=steps, unit="step", delay=0.5) as bar:
             r = blender.run(steps, on_step=lambda i, n, h: bar.update(i - bar.n))
     if r.interrupted:
@@ -208,17 +210,18 @@ def _learn_parser(sub):
                     help="the original project exactly: --encoding seed --init uniform --optimizer sgd --batch 1, "
                     "targets pixel/256 + 0.001")
     lp.add_argument("--features", type=int, help="Fourier features (default %(default)s)")
-    lp.add_argument("--sigma", type=float, help="Fourier frequency scale (default %(default)s)")
-    lp.add_argument("--activation", choices=["relu", "sigmoid"],
-                    help="hidden units (default: relu for fourier, sigmoid for plain)")
-    lp.add_argument("--lr", type=float, help="learning rate (default: Adam 0.003 fourier, 0.01 plain; SGD 0.5)")
+    lp.add_argument("--fourier-sigma", "--sigma", dest="sigma", type=float,
+                    help="Fourier frequency scale (default %(default)s)")
+    lp.add_argument("--activation", choices=list(ACTIVATIONS), help="hidden units (default: "
+                    + ", ".join(f"{ENCODINGS[k].activation} for {n}" for n, k in NAMES.items()) + ")")
+    lp.add_argument("--lr", type=float, help=f"learning rate (default: {describe_rates()})")
     lp.add_argument("--batch", type=int,
                     help=f"pixels per step (default: {BATCH['cpu']} on a CPU, {BATCH['gpu']} on a GPU)")
-    lp.add_argument("--optimizer", choices=["adam", "sgd"])
-    lp.add_argument("--backprop", choices=["exact", "book"])
+    lp.add_argument("--optimizer", choices=list(OPTIMIZERS), help="(default %(default)s)")
+    lp.add_argument("--backprop", choices=BACKPROPS, help="book: T. Rashid's original (default %(default)s)")
     lp.add_argument("--seed", type=int, help="initial weights and shuffling (default %(default)s)")
-    lp.add_argument("--init", choices=["normal", "uniform"],
-                    help="initial weights: normal (default) or uniform, the original's +-0.05")
+    lp.add_argument("--init", choices=INITS,
+                    help="initial weights: normal or uniform, the original's +-0.05 (default %(default)s)")
     lp.add_argument("--resume", action="store_true",
                     help="continue from the picture's saved weights (<n>.npz or the original's w<n>_1..3.npy)")
     lp.add_argument("--replace", action="store_true",
@@ -274,20 +277,21 @@ def _hybrid_parser(sub):
     hp.add_argument("-o", "--output", default=hybrid.OUTPUT)
     hp.add_argument("--m-precise", type=float, help="weight of 'equals NEAR' (default %(default)s)")
     hp.add_argument("--m-blurred", type=float, help="weight of 'blurred equals blurred FAR' (default %(default)s)")
-    hp.add_argument("--sigma", type=float, help="blur radius in pixels (default %(default)s)")
+    hp.add_argument("--blur-sigma", "--sigma", dest="sigma", type=float,
+                    help="blur radius in pixels (default %(default)s)")
     hp.add_argument("--kernel", dest="kernel_size", type=int, help="blur taps (default: 2*floor(2.5*sigma)+1)")
     hp.add_argument("--steps", type=int, default=defaults(hybrid.Blender.run)["steps"])
     hp.add_argument("--size", type=int, default=None, help="resize NEAR's longer side to this first")
     hp.add_argument("--method", choices=["tape", "fft"], default="tape",
                     help="tape: optimize with GradientTape; fft: the quick Fourier baseline")
-    hp.add_argument("--optimizer", choices=list(hybrid.DEFAULT_LR), help="gd: the article's (lr 0.3)")
+    hp.add_argument("--optimizer", choices=list(hybrid.OPTIMIZERS), help="gd: the article's (default %(default)s)")
     hp.add_argument("--lr", type=float)
     hp.add_argument("--start", choices=["fft", "grey", "near", "far"])
     hp.add_argument("--pyramid", default=None, metavar="PNG", help="also save the picture at 1, 1/2, 1/4, 1/8")
     hp.set_defaults(run=_hybrid, **defaults(hybrid.Blender))
 
 
-def _parser():
+def parser():
     p = _Parser(prog="python -m morphlib", description="Pictures from tiny neural networks: learn "
                                 "pictures into nets, morph between the nets, blend two pictures into one.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -320,7 +324,7 @@ def _nets_parser(sub):
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         with checks.disk_errors("read or write"):
             return args.run(args)

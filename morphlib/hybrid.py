@@ -15,17 +15,18 @@ from scipy.optimize import Bounds, minimize
 
 from . import checks
 from .errors import MorphError
-from .images import resize
+from .images import as_rgb, resize
 
 GAMMA = 2.2
-OPTIMIZERS = ("lbfgs", "adam", "gd")  # lbfgs: the fewest steps to the loss's optimum (bench.hybrid)
-DEFAULT_LR = {"lbfgs": None, "adam": 0.1, "gd": 0.3}  # L-BFGS needs no rate
+# The picture's optimizers and their default rates. lbfgs: the fewest steps to the loss's optimum (bench.hybrid), and
+# it needs no rate; gd: the article's.
+OPTIMIZERS = {"lbfgs": None, "adam": 0.1, "gd": 0.3}
 BOUNDS = (1e-4, 1 - 1e-4)  # L-BFGS keeps the pixels here: the logits of the picture stay finite
 
 
-SIGMA, M_PRECISE, M_BLURRED = 3.0, 0.1, 1.0  # the article's blur radius and loss weights
+BLUR_SIGMA, M_PRECISE, M_BLURRED = 3.0, 0.1, 1.0  # the article's blur radius and loss weights
 OUTPUT = "result/hybrid.png"
-MAX_SIGMA, MAX_WEIGHT, MAX_LR = 1000.0, 1e6, 1000.0  # past these the result is one flat colour or noise
+MAX_BLUR_SIGMA, MAX_WEIGHT = 1000.0, 1e6  # past these the result is one flat colour or noise
 
 
 def kernel_size_for(sigma: float) -> int:
@@ -43,9 +44,9 @@ def gauss_kernel(size: int, sigma: float) -> np.ndarray:
 
 def _blur_checked(kernel_size, sigma) -> tuple:
     """(kernel_size, sigma) checked; kernel_size None: the rule's for sigma."""
-    sigma = checks.real("sigma", sigma, above=0, high=MAX_SIGMA)
+    sigma = checks.real("sigma", sigma, above=0, high=MAX_BLUR_SIGMA)
     return checks.whole("kernel_size", kernel_size_for(sigma) if kernel_size is None else kernel_size, 1,
-                        kernel_size_for(MAX_SIGMA)), sigma
+                        kernel_size_for(MAX_BLUR_SIGMA)), sigma
 
 
 def _weights(m_precise, m_blurred) -> tuple:
@@ -97,18 +98,17 @@ class Blender:
 
     optimizer="lbfgs" (default): scipy's L-BFGS-B over the pixels, with TensorFlow's gradient; "gd" with lr=0.3
     is the article's plain gradient descent on the logits; "adam" is in between. All Blenders share one compiled
-    step per optimizer (see _compiled): making many never retraces."""
+    step per optimizer (see compiled): making many never retraces."""
 
-    def __init__(self, near, far, *, kernel_size=None, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED,
+    def __init__(self, near, far, *, kernel_size=None, sigma=BLUR_SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED,
                  optimizer="lbfgs", lr=None, start="fft"):
-        near, far = _rgb(near, "near"), _rgb(far, "far")
+        near, far = as_rgb(near, "near picture"), as_rgb(far, "far picture")
         kernel_size, sigma = _blur_checked(kernel_size, sigma)
         m_precise, m_blurred = _weights(m_precise, m_blurred)
-        if optimizer not in OPTIMIZERS:
-            raise MorphError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
-        lr = lr if lr is None else checks.real("lr", lr, above=0, high=MAX_LR)
+        checks.choice("optimizer", optimizer, OPTIMIZERS)
+        lr = lr if lr is None else checks.real("lr", lr, above=0, high=checks.MAX_LR)
         far, self.message = match(near, far)
-        tf = _tensorflow()
+        tf = tensorflow()
         self.optimizer, self.kernel_size = optimizer, kernel_size
         init = _start(start, near, far, sigma)
         if init is None or init.shape != near.shape:
@@ -117,7 +117,7 @@ class Blender:
         self.s = {"var": var, "near": tf.constant(near[None]), "far": tf.constant(far[None]),
                   "kernel": tf.Variable(gauss_kernel(kernel_size, sigma).astype(np.float32)),
                   "m": tf.Variable([m_precise, m_blurred], dtype=tf.float32),
-                  "lr": tf.Variable(DEFAULT_LR[optimizer] or 0.0 if lr is None else lr, dtype=tf.float32),
+                  "lr": tf.Variable(OPTIMIZERS[optimizer] or 0.0 if lr is None else lr, dtype=tf.float32),
                   "m1": tf.Variable(tf.zeros_like(var)), "m2": tf.Variable(tf.zeros_like(var)),
                   "t": tf.Variable(0.0)}
         self.s["far_blurred"] = tf.Variable(self.blur(self.s["far"]))
@@ -149,7 +149,7 @@ class Blender:
             self.steps += 1
             done[0] = i
             if due(i):
-                parts = _compiled()["losses"](self.s) if parts is None else parts
+                parts = compiled()["losses"](self.s) if parts is None else parts
                 history.append((self.steps, *(float(p) for p in parts)))
                 if on_step:
                     on_step(i, steps, history[-1])
@@ -158,7 +158,7 @@ class Blender:
             if self.optimizer == "lbfgs":
                 self._lbfgs(steps, tick, due)
             else:
-                step = _compiled()[self.optimizer]
+                step = compiled()[self.optimizer]
                 for i in range(1, steps + 1):
                     tick(i, step(self.s))
         except KeyboardInterrupt:
@@ -171,7 +171,7 @@ class Blender:
 
     def _lbfgs(self, steps, tick, due):
         """scipy's L-BFGS-B over the pixels, kept in BOUNDS; each run starts a fresh curvature memory."""
-        tf, value_and_grad = _tensorflow(), _compiled()["lbfgs"]
+        tf, value_and_grad = tensorflow(), compiled()["lbfgs"]
         var, first = self.s["var"], self.steps
         shape = var.shape
 
@@ -191,15 +191,15 @@ class Blender:
             var.assign(_logit(res.x.reshape(shape)).astype(np.float32))
 
     def report(self) -> Report:
-        loss, precise, blurred = (float(v) for v in _compiled()["losses"](self.s))
+        loss, precise, blurred = (float(v) for v in compiled()["losses"](self.s))
         return Report(self.image(), loss, precise, blurred, self.steps, message=self.message)
 
     def image(self) -> np.ndarray:
-        return _tensorflow().sigmoid(self.s["var"])[0].numpy()
+        return tensorflow().sigmoid(self.s["var"])[0].numpy()
 
 
 def _blur(x, kernel):
-    tf = _tensorflow()
+    tf = tensorflow()
     k = tf.tile(kernel[:, None, None, None], [1, 1, 3, 1])
     lin = tf.pow(x, GAMMA)
     lin = tf.nn.depthwise_conv2d(lin, tf.transpose(k, [1, 0, 2, 3]), [1, 1, 1, 1], "SAME")
@@ -208,25 +208,25 @@ def _blur(x, kernel):
 
 
 def _loss_parts(s):
-    return _loss_of(s, _tensorflow().sigmoid(s["var"]))
+    return _loss_of(s, tensorflow().sigmoid(s["var"]))
 
 
 def _loss_of(s, x):
-    tf = _tensorflow()
+    tf = tensorflow()
     precise = tf.reduce_sum(tf.square(x - s["near"]))
     blurred = tf.reduce_sum(tf.square(_blur(x, s["kernel"]) - s["far_blurred"]))
     return s["m"][0] * precise + s["m"][1] * blurred, precise, blurred
 
 
 def _gradient(s):
-    with _tensorflow().GradientTape() as tape:
+    with tensorflow().GradientTape() as tape:
         loss, precise, blurred = _loss_parts(s)
     return tape.gradient(loss, s["var"]), loss, precise, blurred
 
 
 def _value_and_grad(s, x):
     """The loss and its gradient with respect to the picture x itself (for L-BFGS)."""
-    with _tensorflow().GradientTape() as tape:
+    with tensorflow().GradientTape() as tape:
         tape.watch(x)
         loss = _loss_of(s, x)[0]
     return loss, tape.gradient(loss, x)
@@ -243,16 +243,16 @@ def _adam_step(s, b1=0.9, b2=0.999, eps=1e-8):
     s["t"].assign_add(1.0)
     s["m1"].assign(b1 * s["m1"] + (1 - b1) * g)
     s["m2"].assign(b2 * s["m2"] + (1 - b2) * g * g)
-    rate = s["lr"] * _tensorflow().sqrt(1 - b2 ** s["t"]) / (1 - b1 ** s["t"])
-    s["var"].assign_sub(rate * s["m1"] / (_tensorflow().sqrt(s["m2"]) + eps))
+    rate = s["lr"] * tensorflow().sqrt(1 - b2 ** s["t"]) / (1 - b1 ** s["t"])
+    s["var"].assign_sub(rate * s["m1"] / (tensorflow().sqrt(s["m2"]) + eps))
     return parts
 
 
 @functools.cache
-def _compiled() -> dict:
+def compiled() -> dict:
     """One tf.function per step, made once per process: a Blender's state goes in as arguments, so new Blenders
     of a size already seen reuse its trace instead of retracing."""
-    tf = _tensorflow()
+    tf = tensorflow()
     fns = {"adam": _adam_step, "gd": _gd_step, "lbfgs": _value_and_grad, "losses": _loss_parts}
     return {k: tf.function(f, autograph=False) for k, f in fns.items()}
 
@@ -275,7 +275,7 @@ START_UP_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custo
                   "Could not find cuda drivers", "Unable to register cu", "TF-TRT Warning")
 
 
-def _tensorflow():
+def tensorflow():
     """TensorFlow, imported on first use only (learning and rendering never pay its start-up). The import's
     start-up lines are dropped; anything else it writes to stderr is passed on."""
     if "tensorflow" in sys.modules:
@@ -304,32 +304,12 @@ def _start(start, near, far, sigma):
     return {"grey": np.full_like(near, 0.5), "near": near, "far": far}.get(start)
 
 
-def _rgb(img, name):
-    """float32 (H, W, 3) in [0, 1] from an array: uint8 0..255 (and 16-bit) scaled, floats checked, grey repeated,
-    alpha on white."""
-    img = np.asarray(img)
-    if img.dtype.kind in "ui":
-        img = img / np.float32(255 if img.dtype.itemsize == 1 or img.max(initial=0) <= 255 else 65535)
-    img = np.asarray(img, np.float32)
-    if img.size and not (np.isfinite(img).all() and -1e-3 <= img.min() and img.max() <= 1 + 1e-3):
-        raise MorphError(f"the {name} picture has values from {img.min():g} to {img.max():g}: give floats in "
-                         "[0, 1] (divide 0..255 values by 255), or load it with load_image")
-    img = np.clip(img, 0, 1)
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    if img.ndim != 3 or img.shape[2] not in (3, 4) or min(img.shape[:2]) < 1:
-        raise MorphError(f"the {name} picture must be H x W x 3 (got shape {img.shape}); load it with load_image")
-    if img.shape[2] == 4:
-        img = img[..., :3] * img[..., 3:] + (1 - img[..., 3:])  # alpha on white
-    return np.ascontiguousarray(img)
-
-
 def hybrid(near, far, steps=200, **kw) -> Report:
     """Optimize a hybrid picture from scratch; see Blender for the settings."""
     return Blender(near, far, **kw).run(steps)
 
 
-def loss_parts(img, near, far, *, kernel_size=None, sigma=SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED):
+def loss_parts(img, near, far, *, kernel_size=None, sigma=BLUR_SIGMA, m_precise=M_PRECISE, m_blurred=M_BLURRED):
     """(loss, precise, blurred) of a picture, in numpy: to compare pictures made by any method."""
     from scipy.ndimage import convolve1d
 
@@ -341,11 +321,11 @@ def loss_parts(img, near, far, *, kernel_size=None, sigma=SIGMA, m_precise=M_PRE
     return m_precise * precise + m_blurred * blurred, precise, blurred
 
 
-def hybrid_fft(near, far, sigma=SIGMA, *, with_loss=True, **loss_kw) -> Report:
+def hybrid_fft(near, far, sigma=BLUR_SIGMA, *, with_loss=True, **loss_kw) -> Report:
     """Baseline: Gaussian low-pass of B plus high-pass of A, both in linear light (Oliva et al. 2006 style).
 
     Its report carries the same loss as the optimized picture's (loss_kw: kernel_size, m_precise, m_blurred)."""
-    near, far = _rgb(near, "near"), _rgb(far, "far")
+    near, far = as_rgb(near, "near picture"), as_rgb(far, "far picture")
     sigma = _blur_checked(loss_kw.get("kernel_size"), sigma)[1]
     _weights(loss_kw.get("m_precise", M_PRECISE), loss_kw.get("m_blurred", M_BLURRED))
     far, message = match(near, far)

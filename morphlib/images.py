@@ -1,18 +1,16 @@
 """Pictures in and out: any picture Pillow reads -> float32 RGB in [0, 1], resizing, img/ numbering."""
 import io
-import os
 import re
-import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from . import checks
 from .checks import MAX_PIXELS
-from .encoding import check_size
 from .errors import MorphError
+from .files import atomic_path
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -44,17 +42,32 @@ def load_image(path, size=None) -> np.ndarray:
 
 def _to_rgb(im: Image.Image) -> np.ndarray:
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        grey = np.asarray(im, dtype=np.float32)
-        grey = grey / (65535.0 if grey.max(initial=0) > 255 or im.mode.startswith("I;16") else 255.0)
-        return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=2)
+        return as_rgb(np.asarray(im))
     if im.mode == "F":
-        return np.repeat(_float_grey(np.asarray(im, np.float32))[..., None], 3, axis=2)
+        return as_rgb(_float_grey(np.asarray(im, np.float32)))
     has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
-    if has_alpha:
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, rgba)
-    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    return as_rgb(np.asarray(im.convert("RGBA" if has_alpha else "RGB")))
+
+
+def as_rgb(img, name="picture") -> np.ndarray:
+    """float32 (H, W, 3) in [0, 1] from an array, by the rules load_image reads files with: integers over 255 (or
+    16-bit ones) by 65535, others by 255; floats checked; grey repeated; alpha composited on white."""
+    img = np.asarray(img)
+    if img.dtype.kind in "ui":
+        wide = img.dtype == np.uint16 or img.max(initial=0) > 255
+        img = img / np.float32(65535 if wide else 255)
+    img = np.asarray(img, np.float32)
+    if img.size and not (np.isfinite(img).all() and -1e-3 <= img.min() and img.max() <= 1 + 1e-3):
+        raise MorphError(f"the {name} has values from {img.min():g} to {img.max():g}: give floats in "
+                         "[0, 1] (divide 0..255 values by 255), or load it with load_image")
+    img = np.clip(img, 0, 1)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] not in (3, 4) or min(img.shape[:2]) < 1:
+        raise MorphError(f"the {name} must be H x W x 3 (got shape {img.shape}); load it with load_image")
+    if img.shape[2] == 4:
+        img = img[..., :3] * img[..., 3:] + (1 - img[..., 3:])  # alpha on white
+    return np.ascontiguousarray(img)
 
 
 def _float_grey(grey: np.ndarray) -> np.ndarray:
@@ -71,7 +84,7 @@ def _float_grey(grey: np.ndarray) -> np.ndarray:
 
 def resize(rgb: np.ndarray, size) -> np.ndarray:
     """Resize float RGB to (width, height)."""
-    w, h = check_size(size)
+    w, h = checks.size("size", size)
     im = Image.fromarray(to_uint8(rgb)).resize((w, h), Image.LANCZOS)
     return np.asarray(im, dtype=np.float32) / 255.0
 
@@ -83,7 +96,6 @@ def fit_side(rgb: np.ndarray, side: int, grow=False) -> np.ndarray:
         return rgb
     k = side / max(h, w)
     return resize(rgb, (max(1, round(w * k)), max(1, round(h * k))))
-
 
 
 def to_uint8(rgb: np.ndarray, rounding=True) -> np.ndarray:
@@ -100,83 +112,6 @@ def save_image(path, rgb: np.ndarray, *, rounding=True) -> Path:
         fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
         Image.fromarray(to_uint8(rgb, rounding)).save(tmp, format=fmt)
     return path
-
-
-class atomic_path:
-    """Context manager giving a temp path beside `path`; on success it is flushed to disk and replaces `path` in
-    one step. A failed write (a full disk, Ctrl-C) leaves `path` as it was and removes the temp file; temp files
-    that a killed run left in the folder are removed at the next write there."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def __enter__(self) -> str:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            remove_orphans(self.path.parent)
-            fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.{os.getpid()}.",
-                                            suffix=f".tmp{self.path.suffix}")
-        except OSError as e:
-            raise MorphError(f"cannot write into {self.path.parent} ({e.strerror}): "
-                             "pick a folder you can write to") from None
-        os.close(fd)
-        os.chmod(self.tmp, 0o644)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                _fsync(self.tmp)
-                os.replace(self.tmp, self.path)
-                return False
-        except OSError as e:
-            exc = e
-        if os.path.exists(self.tmp):
-            os.remove(self.tmp)
-        if isinstance(exc, OSError):
-            raise MorphError(f"cannot write {self.path} ({exc.strerror or exc}): it is left as it was; "
-                             "free some disk space or pick another folder") from None
-        return False
-
-
-def _fsync(name):
-    fd = os.open(name, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-ORPHAN_AGE_S = 60  # a temp file of unknown owner this old is left over from a killed save
-_TEMP = re.compile(r"\.(.+)\.(\d+)\.\w+\.tmp(\.\w+)?")  # .<name>.<pid>.<random>.tmp<suffix>
-_OLD_TEMP = re.compile(r"\..+\.\w+\.tmp(\.\w+)?")  # without the pid
-
-
-def remove_orphans(folder) -> int:
-    """Remove the temp files of saves that were killed in `folder` (their pid is dead, or they are older than
-    ORPHAN_AGE_S and carry no pid); returns how many."""
-    gone = 0
-    for p in Path(folder).glob(".*.tmp*"):
-        m = _TEMP.fullmatch(p.name)
-        try:
-            if (m and not pid_alive(int(m.group(2)))) or (
-                    not m and _OLD_TEMP.fullmatch(p.name) and time.time() - p.stat().st_mtime > ORPHAN_AGE_S):
-                p.unlink()
-                gone += 1
-        except OSError:
-            continue
-    return gone
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        pass
-    return True
 
 
 def numbered_images(folder="img") -> dict:

@@ -5,16 +5,17 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
-from .backend import NUMPY, kind, namespace
-from .encoding import FEATURE_SEED, FEATURES, SIGMA, describe, make_encoding, same_encoding
+from .backend import DEVICE, NUMPY, kind, namespace
+from .encoding import FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
 from .images import fit_side, image_path, load_image, numbered_images
-from .mlp import fit_error, init_net, train
+from .net import init_net
+from .optim import default_lr
+from .render import fit_error
+from .train import train
 from .weights import load_net, load_numbered, lock, store, store_apart, weights_file
 
-FOURIER_LR = 0.003  # Adam's rate for Fourier nets, by measurement (bench/quality.py); plain nets use 0.01
-GPU_FOURIER_LR = 0.01  # at a GPU's batch (backend.BATCH): best of 0.003, 0.01, 0.03 at batch 65536 (measured on a CPU)
-MAX_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
+LEARN_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
 SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1}  # and targets seed_targets()
 
 
@@ -31,11 +32,11 @@ class Job:
     hidden: int = 100
     encoding: str = "fourier"  # fourier (sharp, the default) | plain (soft) | seed (the original project's inputs)
     features: int = FEATURES
-    sigma: float = SIGMA
+    sigma: float = FOURIER_SIGMA
     feature_seed: int = FEATURE_SEED  # draws the Fourier frequencies: nets that morph together must share it
     activation: str = None  # default: sigmoid for plain, relu for fourier
     epochs: int = 200
-    lr: float = None  # default: Adam 0.01 (plain) or 0.003 (fourier); SGD 0.5
+    lr: float = None  # default: optim.default_lr for the optimizer, encoding and device
     batch: int = None  # default: backend.BATCH of the device (1024 pixels on a CPU, 65536 on a GPU)
     optimizer: str = "adam"
     backprop: str = "exact"
@@ -45,8 +46,8 @@ class Job:
     resume: bool = False  # continue from the picture's saved weights
     replace: bool = False  # save over the current net even when it is better than this run's
     init_from: object = None  # start from another picture's weights ("pre-learned")
-    max_side: int = MAX_SIDE
-    device: str = "auto"  # cpu | gpu | auto: the GPU when CuPy finds one
+    max_side: int = LEARN_SIDE
+    device: str = DEVICE  # cpu | gpu | auto: the GPU when CuPy finds one
     root: str = "."
     img_dir: str = "img"
 
@@ -76,8 +77,8 @@ class Job:
 
     def learning_rate(self, xp=NUMPY):
         """The chosen rate, else Adam's default for the encoding on namespace `xp` (None: the optimizer's own)."""
-        if self.lr is None and self.optimizer == "adam" and self.encoding == "fourier":
-            return GPU_FOURIER_LR if kind(xp) == "gpu" else FOURIER_LR
+        if self.lr is None:
+            return default_lr(self.optimizer, make_encoding(self.encoding)["kind"], kind(xp))
         return self.lr
 
     def source(self) -> Path:

@@ -7,16 +7,11 @@ import numpy as np
 from PIL import Image
 
 from .errors import MorphError
-from .images import atomic_path, save_image, to_uint8
+from .files import atomic_path
+from .images import save_image, to_uint8
 
-# Longer side of a GIF's frames. Measured on the demo (92 frames of 256 px): a palette per frame, 2.79 MB at 256,
-# 1.78 MB at 192, 0.95 MB at 128; one palette shared by all frames saves a quarter (2.12 MB) but its colours are
-# 45% further off (mean error 5.1 against 3.5 levels), so each frame keeps its own.
-GIF_SIZE = 256
-# x264's speed preset. 48 frames of 1920x1080 (bench.scale): "medium" (its default) takes 9.6 s of CPU for 4.15 MB
-# at 44.03 dB to the frames, "veryfast" 3.5 s for 4.34 MB at 43.89 dB; at HD, medium took a fifth of a frame's time
-# on 2 cores.
-MP4_PRESET = "veryfast"
+GIF_SIZE = 256  # longer side of a GIF's frames; each frame keeps its own palette (size and error: bench.gif)
+MP4_PRESET = "veryfast"  # x264's speed preset (CPU time, size and PSNR of the presets: bench.scale)
 
 
 class Movie:

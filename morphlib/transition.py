@@ -8,11 +8,12 @@ import numpy as np
 from . import checks, parallel
 from .align import align as match_units
 from .backend import namespace
-from .encoding import FIT, view
+from .encoding import ENCODINGS, FIT, view
 from .errors import MorphError
-from .images import atomic_path
-from .mlp import Net, check_compatible, interpolate, render_morph
+from .files import atomic_path
 from .movie import GIF_SIZE, Movie
+from .net import Net, check_compatible, interpolate
+from .render import render_morph
 from .weights import load_numbered, read_meta, weights_file
 
 DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
@@ -127,7 +128,7 @@ def pair(a: Net, b: Net, align=False) -> tuple:
     return a, match_units(a, b) if align else b
 
 
-GROUP = 64  # frames of a link rendered together (mlp.render_morph): A's and B's first layer once per group ...
+GROUP = 64  # frames of a link rendered together (render.render_morph): A's and B's first layer once per group ...
 GROUP_BYTES = 400 << 20  # ... unless they would take more memory than this (64 frames of 1920x1080: 398 MB)
 
 
@@ -166,7 +167,7 @@ class Plan:
         for src, dst, ts in groups(self.frames, group_size(self.size, uint8)):
             a, b = self.links[src, dst]
             ra, rb = self.aspects.get(src, 1.0), self.aspects.get(dst, 1.0)
-            options = dict(device=xp, uint8=uint8, rounding=a.encoding["kind"] != "legacy", band=band)
+            options = dict(device=xp, uint8=uint8, rounding=ENCODINGS[a.encoding["kind"]].rounding, band=band)
             if ra == rb:
                 yield from _draw(a, b, ts, self.size, view(self.size, ra, fit=self.fit), **options)
                 continue

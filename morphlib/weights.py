@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoding import KINDS, describe, input_size
+from .encoding import ENCODINGS, describe, input_size
 from .errors import MorphError
-from .images import atomic_path, pid_alive
-from .mlp import ACTIVATIONS, LAYERS, Net
+from .files import atomic_path, pid_alive
+from .net import ACTIVATIONS, LAYERS, Net
 
 FORMAT = 1
 HISTORY = 5  # replaced nets kept per picture, in W-<H>/.history/<name>/
@@ -92,7 +92,7 @@ def _meta(path, raw) -> dict:
 
 def _net_from(path, arrays, meta) -> Net:
     enc = dict(meta.get("encoding", {}))
-    if enc.get("kind") not in KINDS or meta.get("activation") not in ACTIVATIONS:
+    if enc.get("kind") not in ENCODINGS or meta.get("activation") not in ACTIVATIONS:
         raise MorphError(f"{path} names an unknown encoding or activation ({meta}); retrain it")
     if enc["kind"] == "fourier":
         enc["B"] = _frequencies(path, arrays.pop("fourier_B", None), enc)

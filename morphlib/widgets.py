@@ -12,10 +12,11 @@ from PIL import Image
 
 from . import parallel
 from .errors import MorphError
-from .hybrid import M_BLURRED, M_PRECISE, OUTPUT, SIGMA, Blender, kernel_size_for, match, pyramid
+from .hybrid import BLUR_SIGMA, M_BLURRED, M_PRECISE, OUTPUT, Blender, kernel_size_for, match, pyramid
 from .images import fit_side, png_bytes, save_image
 from .learn import learn
-from .mlp import interpolate, render
+from .net import interpolate
+from .render import render
 from .transition import pair, summary
 from .weights import load_numbered, weights_dir
 
@@ -263,7 +264,7 @@ class HybridTuner:
     (warm start); a 'view from afar' pyramid; Save renders the full-size picture with the same settings on a worker
     thread, with progress. Losses are shown per pixel, so the preview's and the saved picture's compare."""
 
-    def __init__(self, near, far, *, m_precise=M_PRECISE, m_blurred=M_BLURRED, sigma=SIGMA, steps=30, preview=192,
+    def __init__(self, near, far, *, m_precise=M_PRECISE, m_blurred=M_BLURRED, sigma=BLUR_SIGMA, steps=30, preview=192,
                  out=None):
         far, self.message = match(near, far)
         self.near, self.far, self.out = near, far, out

@@ -14,6 +14,19 @@ def gradient_picture(h=16, w=16):
     return np.stack([x / (w - 1), y / (h - 1), 0.5 + 0.3 * np.sin(x / 3)], axis=2).astype(np.float32)
 
 
+def nets_dir(root, hidden=6, kinds=("plain", "plain")) -> Path:
+    """`root` with small random nets saved in W-<hidden>/: `kinds` lists encodings for nets 1, 2, ... (or maps
+    numbers to encodings); net n is drawn from seed n (Fourier nets with 4 features)."""
+    from morphlib.encoding import make_encoding
+    from morphlib.net import init_net
+    from morphlib.weights import save_net, weights_file
+
+    kinds = kinds if isinstance(kinds, dict) else dict(enumerate(kinds, 1))
+    for n, kind in kinds.items():
+        save_net(init_net(hidden, make_encoding(kind, features=4), seed=n), weights_file(n, hidden, root))
+    return Path(root)
+
+
 @pytest.fixture
 def workspace(tmp_path):
     """A folder with a copy of the sample pictures in img/, for runs that write W-<H>/ and result/."""

@@ -5,15 +5,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import gradient_picture
+from conftest import gradient_picture, nets_dir
 from morphlib.backend import NUMPY, cupy_namespace, namespace, to_host
 from morphlib.cli import main
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
-from morphlib.mlp import init_net, render, render_morph, train
+from morphlib.net import init_net
+from morphlib.render import render, render_morph
+from morphlib.train import train
 from morphlib.transition import write_transition
-from morphlib.weights import load_net, save_net, weights_file
+from morphlib.weights import load_net, save_net
 
 
 @pytest.mark.parametrize("setup", [dict(encoding="fourier", optimizer="adam", backprop="exact"),
@@ -49,8 +51,7 @@ def test_learn_on_another_namespace_saves_numpy_weights(workspace):
 
 
 def test_transition_frames_on_another_namespace_equal_the_cpus(tmp_path):
-    for n in (1, 2):
-        save_net(init_net(6, make_encoding("fourier", features=4), seed=n), weights_file(n, 6, tmp_path))
+    nets_dir(tmp_path, 6, ("fourier", "fourier"))
     runs = [write_transition("1>2:3", hidden=6, size="12x8", out=tmp_path / name, device=device, root=tmp_path)
             for name, device in (("cpu", "cpu"), ("strict", strict))]
     for a, b in zip(*(r["frames"] for r in runs)):

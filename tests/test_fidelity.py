@@ -8,14 +8,17 @@ from PIL import Image
 from scipy.ndimage import convolve1d
 from scipy.optimize import minimize
 
+from bench.book import book_step
 from conftest import REPO
-from morphlib.cli import _options, _parser
+from morphlib.cli import options, parser
 from morphlib.encoding import encode, grid, make_encoding
-from morphlib.hybrid import Blender, _compiled, _tensorflow, kernel_size_for, loss_parts
+from morphlib.hybrid import Blender, compiled, kernel_size_for, loss_parts, tensorflow
 from morphlib.images import resize, save_image
 from morphlib.learn import Job, learn
-from morphlib.mlp import init_net, render, train
+from morphlib.net import init_net
+from morphlib.render import render
 from morphlib.samples import logo, photo
+from morphlib.train import train
 from morphlib.transition import write_transition
 from morphlib.weights import load_net, load_numbered, save_net
 
@@ -83,27 +86,21 @@ def test_2_per_pixel_sgd_step_is_the_originals_update():
     wih, whh, who = (net.params[f"W{k}"].T.astype(np.float64) for k in (1, 2, 3))
     t = np.array([0.9, 0.2, 0.6])
     x = np.array([0.1, 0.1, 1.0])  # the one pixel of a 1x1 picture, at (row 0, col 0)
-    h1 = sig(wih @ x)
-    h2 = sig(whh @ h1)
-    o = sig(who @ h2)
-    d_o = (t - o) * o * (1 - o)  # the article's backprop: the derivative goes into the passed-back error
-    d_2 = (who.T @ d_o) * h2 * (1 - h2)
-    d_1 = (whh.T @ d_2) * h1 * (1 - h1)
-    lr = 0.3
-    train(net, t.reshape(1, 1, 3).astype(np.float32), epochs=1, batch=1, optimizer="sgd", lr=lr)
-    for k, (w, d, a) in enumerate(((wih, d_1, x), (whh, d_2, h1), (who, d_o, h2)), 1):
-        np.testing.assert_allclose(net.params[f"W{k}"].T, w + lr * np.outer(d, a), atol=1e-6)
+    book_step(wih, whh, who, x, t, 0.3)  # the article's backprop: the derivative goes into the passed-back error
+    train(net, t.reshape(1, 1, 3).astype(np.float32), epochs=1, batch=1, optimizer="sgd", lr=0.3)
+    for k, w in enumerate((wih, whh, who), 1):
+        np.testing.assert_allclose(net.params[f"W{k}"].T, w, atol=1e-6)
 
 
 def test_3_seed_mode_is_one_flag_away(workspace):
-    a = _parser().parse_args(["learn", "1", "--seed-exact", "--hidden", "9"])
-    job = Job(**{**_options(a, Job), "root": workspace})
+    a = parser().parse_args(["learn", "1", "--seed-exact", "--hidden", "9"])
+    job = Job(**{**options(a, Job), "root": workspace})
     assert (job.encoding, job.init, job.optimizer, job.batch) == ("seed", "uniform", "sgd", 1)
     net = job.start_net()
     assert net.encoding == {"kind": "legacy"} and not net.has_biases and net.activation == "sigmoid"
     assert all(np.abs(w).max() <= 0.05 for w in net.params.values())
-    a = _parser().parse_args(["learn", "1", "--encoding", "seed", "--init", "uniform"])
-    assert Job(**_options(a, Job)).start_net().encoding == {"kind": "legacy"}
+    a = parser().parse_args(["learn", "1", "--encoding", "seed", "--init", "uniform"])
+    assert Job(**options(a, Job)).start_net().encoding == {"kind": "legacy"}
     cell = next(c for c in json.loads((REPO / "learn.ipynb").read_text())["cells"] if "parameters" in
                 c["metadata"].get("tags", []))
     assert any(line.startswith("SEED_EXACT = False") for line in cell["source"])
@@ -163,17 +160,17 @@ def test_6_default_hybrid_reaches_the_losss_optimum():
 
 
 def test_7_many_blenders_share_one_compiled_step():
-    tf = _tensorflow()
+    tf = tensorflow()
     caught = []
     handler = logging.Handler()
     handler.emit = lambda record: caught.append(record.getMessage())
     tf.get_logger().addHandler(handler)
     try:
         rng = np.random.default_rng(0)
-        before = _compiled()["adam"].experimental_get_tracing_count()
+        before = compiled()["adam"].experimental_get_tracing_count()
         for _ in range(7):
             Blender(rng.random((23, 31, 3)), rng.random((23, 31, 3))).run(2)
-        traces = _compiled()["adam"].experimental_get_tracing_count() - before
+        traces = compiled()["adam"].experimental_get_tracing_count() - before
     finally:
         tf.get_logger().removeHandler(handler)
     assert traces <= 1 and not [m for m in caught if "retracing" in m]

@@ -8,7 +8,9 @@ from conftest import gradient_picture
 from morphlib.backend import cupy_namespace, kind, namespace, to_host
 from morphlib.encoding import encode, grid, make_encoding
 from morphlib.learn import Job, learn
-from morphlib.mlp import gradients, init_net, render, train
+from morphlib.net import gradients, init_net
+from morphlib.render import render
+from morphlib.train import train
 from morphlib.weights import load_net
 
 GPU = cupy_namespace()

@@ -4,7 +4,7 @@ import ast
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, gradient_picture
 
 MODULES = sorted(p.stem for p in (REPO / "morphlib").glob("*.py"))
 
@@ -40,12 +40,13 @@ def test_no_import_cycles_and_no_imports_dodging_one():
 
 
 def test_the_maths_core_does_not_import_the_pictures_module():
-    seen, todo = set(), ["mlp"]
+    core = ["net", "optim", "train", "render"]
+    seen, todo = set(), list(core)
     while todo:
         m = todo.pop()
         seen.add(m)
         todo += [d for d in _imports(m)[0] if d not in seen]
-    assert "images" not in seen and "PIL" not in (REPO / "morphlib" / "mlp.py").read_text()
+    assert "images" not in seen and not any("PIL" in (REPO / "morphlib" / f"{m}.py").read_text() for m in core)
 
 
 def test_learn_stops_after_the_time_given(workspace, monkeypatch, capsys):
@@ -77,3 +78,72 @@ def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
     assert e.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_an_activation_is_one_row_of_its_table(monkeypatch, tmp_path):
+    """A new activation (softplus here) is one row: init, training, saving, rendering and the CLI take it."""
+    from morphlib import net as nets
+    from morphlib.cli import parser
+    from morphlib.render import render
+    from morphlib.train import train
+    from morphlib.weights import load_net, save_net
+
+    def softplus(z):
+        return np.logaddexp(z, 0.0)
+
+    row = nets.Activation(softplus, lambda a: 1.0 - np.exp(-a), 1.0, nets.unfolded(softplus))
+    monkeypatch.setitem(nets.ACTIVATIONS, "softplus", row)
+    picture = gradient_picture(8, 8)
+    result = train(nets.init_net(8, activation="softplus", seed=1), picture, epochs=30, batch=16)
+    assert result.psnr > 20 and result.net.activation == "softplus"
+    again, _ = load_net(save_net(result.net, tmp_path / "s.npz"))
+    np.testing.assert_allclose(render(again, 8, 8), nets.forward(again, _inputs(again, 8)).reshape(8, 8, 3),
+                               atol=1e-5)
+    assert parser().parse_args(["learn", "1", "--activation", "softplus"]).activation == "softplus"
+
+
+def test_an_unknown_name_is_refused_in_one_place():
+    from morphlib.encoding import make_encoding
+    from morphlib.errors import MorphError
+    from morphlib.net import init_net
+    from morphlib.train import train
+
+    for call, name in ((lambda: init_net(4, activation="sine"), "activation"),
+                       (lambda: make_encoding("hash"), "encoding"),
+                       (lambda: train(init_net(4), gradient_picture(4, 4), optimizer="lion"), "optimizer"),
+                       (lambda: init_net(4, init="xavier"), "init")):
+        with pytest.raises(MorphError, match=f"unknown {name} '.+': use one of "):
+            call()
+
+
+def _inputs(net, side):
+    from morphlib.encoding import encode, grid
+
+    return encode(grid(side, side, net.encoding), net.encoding)
+
+
+def test_an_optimizer_is_one_row_of_its_table(monkeypatch):
+    from morphlib import optim
+    from morphlib.cli import parser
+    from morphlib.net import init_net
+    from morphlib.train import train
+
+    class Momentum(optim.SGD):
+        LR = 0.3
+
+    monkeypatch.setitem(optim.OPTIMIZERS, "momentum", Momentum)
+    assert optim.default_lr("momentum", "plain") == 0.3
+    assert train(init_net(8, seed=1), gradient_picture(8, 8), epochs=5, batch=16, optimizer="momentum").epochs >= 1
+    assert parser().parse_args(["learn", "1", "--optimizer", "momentum"]).optimizer == "momentum"
+
+
+def test_a_backend_is_one_row_of_its_table(monkeypatch):
+    import array_api_strict
+
+    from morphlib import backend
+
+    strict = backend.namespace(array_api_strict)
+    row = backend.Backend(lambda: strict, lambda xp: xp is strict, "pip install array-api-strict", "cpu")
+    monkeypatch.setitem(backend.BACKENDS, "strict", row)
+    monkeypatch.setattr(backend, "DEVICES", (*backend.BACKENDS, "auto"))
+    assert backend.namespace("strict") is strict and backend.kind(strict) == "cpu"

@@ -99,7 +99,7 @@ def test_tensorflows_start_up_lines_are_dropped_and_other_stderr_kept(tmp_path, 
             "os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. You may see ...\\n')\n"
             "os.write(2, b'E0000 something real went wrong\\n')\n")
     path = os.pathsep.join([str(tmp_path), str(REPO)])
-    run = subprocess.run([sys.executable, "-c", "from morphlib.hybrid import _tensorflow; _tensorflow()"],
+    run = subprocess.run([sys.executable, "-c", "from morphlib.hybrid import tensorflow; tensorflow()"],
                          env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "absl" not in run.stderr and "oneDNN" not in run.stderr

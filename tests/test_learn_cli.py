@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from conftest import REPO, nets_dir
 from morphlib.cli import main
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
@@ -48,12 +49,9 @@ def test_cli_learn_and_errors(workspace, monkeypatch, capsys):
 
 
 def test_cli_transition_and_errors(tmp_path, monkeypatch, capsys):
-    from morphlib.mlp import init_net
-    from morphlib.weights import save_net, weights_file
 
     monkeypatch.chdir(tmp_path)
-    for n in (1, 2):
-        save_net(init_net(5, seed=n), weights_file(n, 5, tmp_path))
+    nets_dir(tmp_path, 5)
     assert main(["transition", "1>2:3", "-H", "5", "--size", "12x8", "--gif", "--loop", "--align", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "4 frames" in out and (tmp_path / "result" / "transition.gif").is_file()
@@ -66,7 +64,6 @@ def test_cli_transition_and_errors(tmp_path, monkeypatch, capsys):
 
 
 def test_demo_uses_shipped_weights(tmp_path, monkeypatch, capsys):
-    from conftest import REPO
 
     monkeypatch.chdir(REPO)
     assert main(["demo", "--size", "24", "--out", str(tmp_path)]) == 0
@@ -74,7 +71,6 @@ def test_demo_uses_shipped_weights(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_hybrid(tmp_path, capsys):
-    from conftest import REPO
 
     out = tmp_path / "h.png"
     args = ["hybrid", str(REPO / "img/4.png"), str(REPO / "img/3.png"), "-o", str(out), "--size", "32",
@@ -90,7 +86,6 @@ def test_learning_and_rendering_never_import_tensorflow(workspace):
     import subprocess
     import sys
 
-    from conftest import REPO
 
     code = ("import sys; from morphlib.cli import main; from morphlib.widgets import TrainingMonitor; "
             "assert main(['learn', '1', '-H', '6', '--epochs', '1', '--quiet']) == 0; "

@@ -1,12 +1,14 @@
-import shutil
+import importlib.util
 import subprocess
+import sys
 
 from conftest import REPO
 
 
 def test_ruff_is_clean_over_code_and_notebooks():
-    assert shutil.which("ruff"), "ruff is missing: pip install -r requirements-dev.txt"
-    done = subprocess.run(["ruff", "check", "--no-cache", "."], cwd=REPO, capture_output=True, text=True)
+    assert importlib.util.find_spec("ruff"), "ruff is missing: pip install -r requirements-dev.txt"
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=REPO, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

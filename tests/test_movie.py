@@ -4,18 +4,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from morphlib.encoding import make_encoding
-from morphlib.mlp import init_net
+from conftest import nets_dir
 from morphlib.movie import Movie, write_movie
 from morphlib.transition import write_transition
-from morphlib.weights import save_net, weights_file
 
 
 @pytest.fixture
 def nets(tmp_path):
-    for n in (1, 2):
-        save_net(init_net(6, make_encoding("fourier", features=4), seed=n), weights_file(n, 6, tmp_path))
-    return tmp_path
+    return nets_dir(tmp_path, 6, ("fourier", "fourier"))
 
 
 def test_streamed_mp4_has_the_planned_frames_and_no_pngs(nets):

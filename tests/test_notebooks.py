@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import REPO
+from conftest import REPO, nets_dir
 
 NOTEBOOKS = sorted(p.name for p in REPO.glob("*.ipynb"))
 
@@ -45,11 +45,8 @@ def test_notebooks_tell_their_story_and_are_listed(name):
 
 
 def test_transition_notebook(tmp_path):
-    from morphlib.mlp import init_net
-    from morphlib.weights import save_net, weights_file
 
-    for n in (1, 2, 3):
-        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
+    nets_dir(tmp_path, 6, ("plain",) * 3)
     params = {"HIDDEN": 6, "SIZE": "32x24", "SEQUENCE": "1>2:3, 2>3:3", "PREVIEW": 16, "FRAMES": True,
               "ROOT": str(tmp_path), "OUT": str(tmp_path / "result")}
     nb = run_notebook("transition.ipynb", params, REPO)

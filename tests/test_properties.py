@@ -7,13 +7,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO
+from conftest import REPO, nets_dir
 from morphlib import hybrid
 from morphlib.cli import main
 from morphlib.errors import MorphError
-from morphlib.mlp import init_net
+from morphlib.net import init_net
 from morphlib.transition import Link, frame_plan, parse_sequence
-from morphlib.weights import load_net, save_net, weights_file
+from morphlib.weights import load_net, save_net
 
 names = st.text(string.ascii_letters + string.digits + "_", min_size=1, max_size=4)
 links = st.lists(st.tuples(names, names, st.integers(2, 500)), min_size=1, max_size=6)
@@ -97,9 +97,7 @@ def cli_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     shutil.copytree(REPO / "img", root / "img")
     shutil.copytree(REPO / "W-100", root / "W-100")
-    for n in (1, 2):
-        save_net(init_net(4, seed=n), weights_file(n, 4, root))
-    return root
+    return nets_dir(root, 4)
 
 
 @pytest.fixture

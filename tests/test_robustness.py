@@ -1,6 +1,7 @@
 """Bad input the robustness table in docs/robustness.md promises a clear answer for (the rest is tested beside
 the code it concerns)."""
 import errno
+import importlib
 import struct
 import subprocess
 import sys
@@ -11,27 +12,27 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, gradient_picture
-from morphlib import hybrid, mlp, movie, threads, transition, weights
+from conftest import REPO, gradient_picture, nets_dir
+from morphlib import hybrid, movie, threads, transition, weights
 from morphlib.cli import main
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.hybrid import Blender, hybrid_fft
 from morphlib.images import load_image, save_image
 from morphlib.learn import Job
-from morphlib.mlp import LAYERS, init_net, train
+from morphlib.net import LAYERS, init_net
+from morphlib.train import train
 from morphlib.transition import frame_plan, parse_sequence, parse_size, write_transition
-from morphlib.weights import load_legacy, load_net, load_numbered, save_net, weights_dir, weights_file
+from morphlib.weights import load_legacy, load_net, load_numbered, save_net, weights_dir
 
+training, rendering = (importlib.import_module(f"morphlib.{m}") for m in ("train", "render"))  # not the functions
 PIC = gradient_picture(12, 12)
 
 
 @pytest.fixture
 def nets(workspace):
     """img/ and two tiny plain nets in W-4/."""
-    for n in (1, 2):
-        save_net(init_net(4, seed=n), weights_file(n, 4, workspace))
-    return workspace
+    return nets_dir(workspace, 4)
 
 
 def png_header_only(path, width, height):
@@ -52,8 +53,7 @@ def test_huge_pictures_are_refused_before_decoding(tmp_path, side):
 
 
 def test_unwritable_result_folder(tmp_path):
-    save_net(init_net(4, seed=1), weights_file(1, 4, tmp_path))
-    save_net(init_net(4, seed=2), weights_file(2, 4, tmp_path))
+    nets_dir(tmp_path, 4)
     blocker = tmp_path / "result"
     blocker.write_text("a file where the folder should be")
     with pytest.raises(MorphError, match="cannot write into"):
@@ -230,7 +230,8 @@ def test_ctrl_c_during_import_exits_quietly():
 
 def test_a_learned_picture_that_drops_is_converged_not_exploded(monkeypatch):
     scores = iter([10.0, 50.0] + [40.0] * 10)
-    monkeypatch.setattr(mlp, "psnr", lambda mse: next(scores))
+    for module in (training, rendering):  # the start's measure, then each epoch's
+        monkeypatch.setattr(module, "psnr", lambda mse: next(scores))
     r = train(init_net(4, seed=0), gradient_picture(), epochs=12)
     assert (r.stopped, r.psnr, r.epochs) == ("converged", 50.0, 1) and "learning rate" not in r.message
 
@@ -238,12 +239,12 @@ def test_a_learned_picture_that_drops_is_converged_not_exploded(monkeypatch):
 def test_render_and_train_use_one_blas_thread(monkeypatch):
     blas = threads._BLAS.select(user_api="blas").lib_controllers  # numpy's, loaded before morphlib
     counts = lambda: [lib.num_threads for lib in blas]  # noqa: E731
-    seen, gradients, before = [], mlp.gradients, counts()
+    seen, gradients, before = [], training.gradients, counts()
 
     def spy(*args, **kwargs):
         seen.append(counts())
         return gradients(*args, **kwargs)
 
-    monkeypatch.setattr(mlp, "gradients", spy)
+    monkeypatch.setattr(training, "gradients", spy)
     train(init_net(4), gradient_picture(), epochs=1, batch=10_000)
     assert blas and seen == [[1] * len(blas)] and counts() == before

@@ -8,12 +8,12 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, nets_dir
 from morphlib.cli import main
 from morphlib.errors import MorphError
 from morphlib.images import save_image
 from morphlib.learn import Job, learn
-from morphlib.mlp import init_net
+from morphlib.net import init_net
 from morphlib.samples import write_samples
 from morphlib.transition import MANIFEST, write_transition
 from morphlib.weights import HISTORY, history, lock, restore, save_net, store, weights_file
@@ -182,8 +182,7 @@ def test_saves_are_flushed_and_killed_saves_are_cleaned_up(tmp_path, monkeypatch
 
 
 def test_frames_only_remove_what_morphlib_wrote(tmp_path):
-    for n in (1, 2):
-        save_net(init_net(5, seed=n), weights_file(n, 5, tmp_path))
+    nets_dir(tmp_path, 5)
     img = tmp_path / "img"
     for n in range(1, 5):
         save_image(img / f"{n}.png", np.full((4, 4, 3), n / 5, np.float32))
@@ -199,8 +198,7 @@ def test_frames_only_remove_what_morphlib_wrote(tmp_path):
 
 
 def test_a_huge_size_fails_before_any_frame_is_removed(tmp_path):
-    for n in (1, 2):
-        save_net(init_net(5, seed=n), weights_file(n, 5, tmp_path))
+    nets_dir(tmp_path, 5)
     write_transition("1>2:3", hidden=5, size=8, out=tmp_path, root=tmp_path)
     frames = sorted((tmp_path / "transition").iterdir())
     with pytest.raises(MorphError, match="size 100000x100000 is too big"):

@@ -2,21 +2,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import nets_dir
 from morphlib.align import align, permute
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
-from morphlib.mlp import init_net, interpolate, render
+from morphlib.net import init_net, interpolate
+from morphlib.render import render
 from morphlib.transition import Link, Plan, frame_plan, parse_sequence, parse_size, write_transition
 from morphlib.weights import save_net, weights_file
 
 
 @pytest.fixture
-def nets_dir(tmp_path):
+def nets(tmp_path):
     """W-6/ with three small plain nets and one Fourier net."""
-    for n in (1, 2, 3):
-        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
-    save_net(init_net(6, make_encoding("fourier", features=4), seed=9), weights_file(7, 6, tmp_path))
-    return tmp_path
+    return nets_dir(tmp_path, 6, {1: "plain", 2: "plain", 3: "plain", 7: "fourier"})
 
 
 def test_interpolation_ends_are_the_nets_and_it_extrapolates():
@@ -70,35 +69,35 @@ def test_sizes():
             parse_size(bad)
 
 
-def test_write_transition_frames_gif_mp4(nets_dir):
-    out = nets_dir / "result"
+def test_write_transition_frames_gif_mp4(nets):
+    out = nets / "result"
     r = write_transition("1>2:4, 2>3:3", hidden=6, size="24x16", out=out, fps=10, gif=True, mp4=True, frames=True,
-                         fit="stretch", root=nets_dir)
+                         fit="stretch", root=nets)
     assert len(r["frames"]) == r["count"] == 4 + 3 - 1
     assert [p.name for p in r["frames"]][:2] == ["0001.png", "0002.png"]
     first = np.asarray(Image.open(r["frames"][0]), np.float32) / 255
     from morphlib.weights import load_numbered
-    np.testing.assert_allclose(first, render(load_numbered(1, 6, nets_dir), 16, 24), atol=0.51 / 255)
+    np.testing.assert_allclose(first, render(load_numbered(1, 6, nets), 16, 24), atol=0.51 / 255)
     last = np.asarray(Image.open(r["frames"][-1]), np.float32) / 255
-    np.testing.assert_allclose(last, render(load_numbered(3, 6, nets_dir), 16, 24), atol=0.51 / 255)
+    np.testing.assert_allclose(last, render(load_numbered(3, 6, nets), 16, 24), atol=0.51 / 255)
     with Image.open(r["gif"]) as g:
         assert g.n_frames == 6 and g.size == (24, 16)
     assert r["mp4"].stat().st_size > 100 and r["mp4"].read_bytes()[4:8] == b"ftyp"
-    again = write_transition("1>2:3", hidden=6, size=8, out=out, gif=False, root=nets_dir)
+    again = write_transition("1>2:3", hidden=6, size=8, out=out, gif=False, root=nets)
     assert again["removed_old"] == 6 and len(list((out / "transition").glob("*.png"))) == 3
     with pytest.raises(MorphError, match="positive"):
-        write_transition("1>2:3", hidden=6, size="0x8", out=out, root=nets_dir)
+        write_transition("1>2:3", hidden=6, size="0x8", out=out, root=nets)
     assert len(list((out / "transition").glob("*.png"))) == 3  # a bad size removed nothing
 
 
-def test_clear_errors(nets_dir):
+def test_clear_errors(nets):
     with pytest.raises(MorphError, match="picture 5 has no weights.*learn img/5.png --hidden 6"):
-        write_transition("1>5:4", hidden=6, size=8, out=nets_dir / "r", root=nets_dir)
+        write_transition("1>5:4", hidden=6, size=8, out=nets / "r", root=nets)
     with pytest.raises(MorphError, match="different encodings"):
-        write_transition("1>7:4", hidden=6, size=8, out=nets_dir / "r", root=nets_dir)
+        write_transition("1>7:4", hidden=6, size=8, out=nets / "r", root=nets)
     with pytest.raises(MorphError, match="H=6, not H=9"):
-        (nets_dir / "W-6").rename(nets_dir / "W-9")
-        write_transition("1>2:4", hidden=9, size=8, out=nets_dir / "r", root=nets_dir)
+        (nets / "W-6").rename(nets / "W-9")
+        write_transition("1>2:4", hidden=9, size=8, out=nets / "r", root=nets)
 
 
 @pytest.mark.parametrize("kind", ["plain", "fourier"])
@@ -159,13 +158,13 @@ def test_bands_of_rows_put_together_are_the_whole_frames(size, fit):
         np.testing.assert_array_equal(np.concatenate([part[i] for part in parts]), frame)
 
 
-def test_pictures_keep_the_shape_they_were_learned_at(nets_dir):
+def test_pictures_keep_the_shape_they_were_learned_at(nets):
     wide = init_net(6, seed=5)
-    save_net(wide, weights_file(5, 6, nets_dir), image_size=[8, 16])  # a 2:1 picture
-    save_net(init_net(6, seed=6), weights_file(6, 6, nets_dir), image_size=[8, 16])
-    first = write_transition("5>6:3", hidden=6, size=16, out=nets_dir / "r", root=nets_dir)["frames"][0]
+    save_net(wide, weights_file(5, 6, nets), image_size=[8, 16])  # a 2:1 picture
+    save_net(init_net(6, seed=6), weights_file(6, 6, nets), image_size=[8, 16])
+    first = write_transition("5>6:3", hidden=6, size=16, out=nets / "r", root=nets)["frames"][0]
     np.testing.assert_allclose(np.asarray(Image.open(first), np.float32) / 255, render(wide, 16, 32)[:, 8:24],
                                atol=0.51 / 255)
-    mixed = write_transition("1>5:3", hidden=6, size=16, fit="pad", out=nets_dir / "r", root=nets_dir)
+    mixed = write_transition("1>5:3", hidden=6, size=16, fit="pad", out=nets / "r", root=nets)
     bars = [np.asarray(Image.open(p))[0].any(axis=1) for p in mixed["frames"]]  # top row: black in a bar
     assert bars[0].all() and not bars[-1].any()  # square at 1, 2:1 at 5 (bars above and below)

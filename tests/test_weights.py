@@ -5,7 +5,8 @@ import pytest
 
 from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
-from morphlib.mlp import init_net, render
+from morphlib.net import init_net
+from morphlib.render import render
 from morphlib.weights import load_net, load_numbered, save_net, weights_file
 
 

@@ -6,12 +6,10 @@ import numpy as np
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from conftest import REPO
-from morphlib.encoding import make_encoding
+from conftest import REPO, nets_dir
 from morphlib.learn import Job
-from morphlib.mlp import init_net, render
+from morphlib.render import render
 from morphlib.transition import write_transition
-from morphlib.weights import save_net, weights_file
 from morphlib.widgets import HybridTuner, TrainingMonitor, TransitionScrubber, movie_view
 
 
@@ -65,8 +63,7 @@ def test_monitor_reports_errors(workspace):
 
 def test_transition_scrubber_updates_on_drag(tmp_path):
 
-    for n in (1, 2):
-        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
+    nets_dir(tmp_path, 6)
     s = TransitionScrubber(6, size=16, root=tmp_path)
     before = s.image.value
     s.t.value = 1.3
@@ -146,9 +143,7 @@ def test_kernel_interrupt_stops_background_training(workspace):
 
 def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
 
-    save_net(init_net(6, seed=1), weights_file(1, 6, tmp_path))
-    save_net(init_net(6, seed=2), weights_file(2, 6, tmp_path))
-    save_net(init_net(6, make_encoding("fourier", features=4), seed=3), weights_file(3, 6, tmp_path))
+    nets_dir(tmp_path, 6, ("plain", "plain", "fourier"))
     s = TransitionScrubber(6, size=16, root=tmp_path)
     assert int(s.t.layout.width.removesuffix("px")) >= 600  # -0.5 .. 1.5 in steps one can aim at
     s.b.value = "3"  # a net of another encoding: cannot morph
@@ -158,8 +153,7 @@ def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
 
 
 def test_movie_view_lists_the_files_and_plays_the_gif_at_its_size(tmp_path):
-    for n in (1, 2):
-        save_net(init_net(6, seed=n), weights_file(n, 6, tmp_path))
+    nets_dir(tmp_path, 6)
     out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result")
     view = movie_view(out)
     text, gif = view.children

@@ -3,11 +3,15 @@ import threading
 import numpy as np
 import pytest
 
+from bench.book import book_step
 from conftest import gradient_picture
 from morphlib.backend import to_host
 from morphlib.encoding import encode, grid, make_encoding
 from morphlib.errors import MorphError
-from morphlib.mlp import SGD, forward, gradients, init_net, interpolate, render, render_morph, train
+from morphlib.net import forward, gradients, init_net, interpolate
+from morphlib.optim import SGD
+from morphlib.render import render, render_morph
+from morphlib.train import train
 
 
 def _loss(net, X, T):
@@ -57,28 +61,12 @@ def test_book_backprop_output_layer_is_exact_hidden_layers_are_not(xp):
     assert not np.allclose(book["W2"], _finite_difference(net, X, T, "W2"), rtol=1e-2)
 
 
-def _rashid_train(wih, whh, who, inputs, targets, lr):
-    """T. Rashid's train() with a second hidden layer, written as in the book (column vectors)."""
-    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-    i = np.array(inputs, ndmin=2).T
-    t = np.array(targets, ndmin=2).T
-    h1 = sig(wih @ i)
-    h2 = sig(whh @ h1)
-    o = sig(who @ h2)
-    out_err = t - o
-    h2_err = who.T @ out_err
-    h1_err = whh.T @ h2_err
-    who += lr * (out_err * o * (1 - o)) @ h2.T
-    whh += lr * (h2_err * h2 * (1 - h2)) @ h1.T
-    wih += lr * (h1_err * h1 * (1 - h1)) @ i.T
-
-
 def test_book_mode_step_equals_the_books_update():
     net = _as64(init_net(6, seed=5))
     wih, whh, who = (net.params[k].T.copy() for k in ("W1", "W2", "W3"))
     x = np.array([[0.3, 0.7, 1.0]])
     t = np.array([[0.9, 0.1, 0.5]])
-    _rashid_train(wih, whh, who, x[0], t[0], lr=0.3)
+    book_step(wih, whh, who, x[0], t[0], 0.3, corrected=False)
     SGD(0.3).step(net.params, gradients(net, x, t, "book")[0])
     for mine, book in zip(("W1", "W2", "W3"), (wih, whh, who)):
         np.testing.assert_allclose(net.params[mine], book.T, rtol=1e-10)

@@ -1,0 +1,137 @@
+"""Rendering nets at any size: a net's picture, a link's frames (the first layer shared between frames), in
+blocks of rows that reuse their arrays; and the one measure of a net against a picture (fit_error)."""
+import numpy as np
+from array_api_compat import array_namespace
+
+from . import checks
+from .backend import NUMPY, RENDER_CHUNK, kind, namespace, to_host
+from .encoding import ENCODINGS, FULL, encode, positions
+from .net import ACTIVATIONS, Net, interpolate
+from .threads import one_blas_thread
+
+
+def _fold(net: Net):
+    """The net's layers as (W, b or None, activation), rewritten by its activation's fold for fewer passes."""
+    return ACTIVATIONS[net.activation].fold(net)
+
+
+def render(net: Net, height: int, width: int = None, *, window=(FULL, FULL), chunk=None, device=None, uint8=False,
+           rounding=True) -> np.ndarray:
+    """The net's picture at any size, a numpy (height, width, 3) array: float32 in [0, 1], or with uint8=True
+    bytes (as images.to_uint8 makes them, rounding=False truncating like the original; made on the device: 4x
+    less to copy). `window` = (x, y): the (lo, hi) of the picture's coordinates to show (default: all of it).
+    Computed on `device` (default: where the net's weights are) in blocks of `chunk` pixels (default:
+    RENDER_CHUNK of the device), copied once."""
+    return render_morph(net, None, [0.0], height, width, window=window, chunk=chunk, device=device, uint8=uint8,
+                        rounding=rounding)[0]
+
+
+@one_blas_thread
+def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(FULL, FULL), band=None, chunk=None,
+                 device=None, uint8=False, rounding=True) -> np.ndarray:
+    """Frames t of the way from net A to net B for each t of `ts`, a numpy (len(ts), height, width, 3) array (B
+    None: A's picture, ts [0]); as render(interpolate(a, b, t)) gives them, to float32 rounding, for less: the
+    first layer's weights mix linearly, so for Fourier nets (whose features cost most) its pre-activations over a
+    block of rows are computed once for A and B and mixed per frame, z1(t) = z1A + t (z1B - z1A) (exact at both
+    ends); other nets' first layers are cheap and made from the mixed weights. `band` (r0, r1): only those rows
+    of the frames (the same pixels as in the whole; a worker's share). Other options as render's."""
+    width = height if width is None else width
+    w, h = checks.size("size", (width, height))
+    xp = a.xp if device is None else namespace(device)
+    ts = [float(np.float32(t)) for t in ts]  # the t the mixed weights are made with
+    mixed = [_fold((a if b is None else interpolate(a, b, t)).to(xp)) for t in ts]
+    enc, xs = a.encoding, positions(w, a.encoding, xp, window=window[0])
+    shared = b is not None and not ENCODINGS[enc["kind"]].affine
+    firsts = [_first_layer(enc, *_fold(n.to(xp))[0][:2], xs) for n in (a, b)] if shared else \
+        [_first_layer(enc, W1, b1, xs) for (W1, b1, _), *_ in mixed]
+    r0, r1 = band or (0, h)
+    ys = positions(h, enc, xp, window=window[1])[r0:r1]
+    n = ys.shape[0]
+    out = xp.empty((len(mixed), n, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
+    rows = max(1, (chunk or RENDER_CHUNK[kind(xp)]) // w)
+    spare = _buffers(xp, rows * w, [W.shape[1] for W, *_ in mixed[0]])
+    for r in range(0, n, rows):
+        y = ys[r:min(r + rows, n)]
+        za, zb = (first(y) for first in firsts) if shared else (None, None)
+        step = zb - za if shared else None
+        for i, (t, layers) in enumerate(zip(ts, mixed)):
+            z1 = _mix(za, step, zb, t, spare[0]) if shared else firsts[i](y)
+            a3 = _layers(z1, layers, spare)
+            if uint8:  # a3 is a sigmoid's, in [0, 1]: no clipping needed
+                a3 = xp.astype(a3 * 255.0 + (0.5 if rounding else 0.0), xp.uint8)
+            out[i, r:min(r + rows, n), ...] = xp.reshape(a3, (-1, w, 3))
+    return to_host(out)
+
+
+def _layers(z1, layers, spare):
+    """The net's output from its first layer's pre-activations z1, the products written into `spare`."""
+    a = layers[0][2](z1)
+    for (W, bias, act), into in zip(layers[1:], spare[1:]):
+        a = _matmul(a, W, into)
+        if bias is not None:
+            a += bias
+        a = act(a)
+    return a
+
+
+def _buffers(xp, n, widths):
+    """Arrays of n rows per layer width for numpy's in-place calls to fill, block after block (a fresh result per
+    block, a few hundred kB, costs more in page faults than the product itself); None elsewhere."""
+    return [np.empty((n, k), np.float32) if xp is NUMPY else None for k in widths]
+
+
+def _matmul(a, W, into):
+    """a @ W, written into the first rows of `into` when there is one."""
+    return a @ W if into is None else np.matmul(a, W, out=into[:a.shape[0]])
+
+
+def _mix(za, step, zb, t, into):
+    """za + t * step (step = zb - za), exactly za at t = 0 and zb at t = 1: a fresh array, or `into`'s first rows."""
+    if into is None:
+        return za if t == 0 else zb if t == 1 else za + t * step
+    into = into[:za.shape[0]]
+    if t in (0, 1):
+        into[...] = zb if t else za
+        return into
+    np.multiply(step, t, out=into)
+    into += za
+    return into
+
+
+def _first_layer(enc, W1, b1, xs):
+    """A function of row coordinates ys giving inputs times W1 plus b1 over the grid ys x xs, flattened
+    row-major; what the columns share is computed once. Fourier features skip the per-pixel sin/cos:
+    sin(a + b) = sin a cos b + cos a sin b, so each row is its columns' features times a matrix of its own."""
+    xp = array_namespace(W1)
+    if ENCODINGS[enc["kind"]].affine:  # inputs affine in (x, y): f(x, y) = f(x, 0) + f(0, y) - f(0, 0)
+        z = lambda x, y: encode(xp.stack([x, y], axis=1), enc) @ W1  # noqa: E731
+        zero = xp.zeros(1, dtype=xp.float32)
+        cols, base = z(xs, xp.zeros_like(xs)), b1 - z(zero, zero)
+
+        def rows_of(ys):
+            rows = z(xp.zeros_like(ys), ys) + base
+            return xp.reshape(rows[:, None, :] + cols[None, :, :], (-1, W1.shape[1]))
+        return rows_of
+    f, two_pi, B = enc["features"], 2 * np.pi, xp.asarray(enc["B"])
+    a = two_pi * xs[:, None] * B[0, :]
+    cols = xp.concat([xp.sin(a), xp.cos(a)], axis=1)
+    Ws, Wc = W1[:f, :], W1[f:, :]
+
+    def rows_of(ys):
+        b = two_pi * ys[:, None] * B[1, :]
+        sb, cb = xp.sin(b)[:, :, None], xp.cos(b)[:, :, None]
+        per_row = xp.concat([cb * Ws - sb * Wc, sb * Ws + cb * Wc], axis=1)
+        out = xp.reshape(cols @ per_row, (-1, W1.shape[1]))
+        out += b1
+        return out
+    return rows_of
+
+
+def psnr(mse: float) -> float:
+    return float("inf") if mse <= 0 else float(10 * np.log10(1.0 / mse))
+
+
+def fit_error(net: Net, image) -> float:
+    """PSNR (dB) of the net's render against `image`."""
+    out = render(net, *image.shape[:2])
+    return psnr(float(np.mean((out - to_host(image)) ** 2)))
