@@ -8,12 +8,13 @@ from . import checks
 from .backend import DEVICE, NUMPY, kind, namespace
 from .encoding import FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
+from .files import lock
 from .images import fit_side, image_path, load_image, numbered_images
 from .net import init_net
 from .optim import default_lr
 from .render import fit_error
 from .train import train
-from .weights import load_net, load_numbered, lock, store, store_apart, weights_file
+from .weights import load_net, load_numbered, store, store_apart, weights_file
 
 LEARN_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
 SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1}  # and targets seed_targets()

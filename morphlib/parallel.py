@@ -20,9 +20,10 @@ import numpy as np
 
 from . import checks
 from .errors import MorphError
+from .files import lock
 from .images import numbered_images
 from .learn import Job, learn, save, trained
-from .weights import lock, weights_dir
+from .weights import weights_dir
 
 # Set in a LocalCluster's worker processes before they start: one BLAS thread each (2 workers on 2 cores must not
 # fight), and glibc's heap kept for numpy's temporaries: Dask's own MALLOC_TRIM_THRESHOLD_=65536 fixes the mmap

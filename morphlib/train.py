@@ -17,6 +17,7 @@ from .threads import one_blas_thread
 
 EXPLODED_DB, PATIENCE = 5.0, 5  # this many epochs in a row this far below the best: the learning rate is too high
 CONVERGED_DB = 45.0  # ... unless the best is already this good: then the net has learned the picture
+STOP_LOOK_S = 0.5  # within an epoch, `stop` is looked at this often: a long epoch is dropped for the best so far
 
 
 @dataclass
@@ -38,8 +39,8 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     "gpu", "auto" or an array namespace; default: where the net's weights are). The default batch is BATCH of the
     device. The pixels stay on the device for the whole run and the loss is read back once per epoch.
 
-    Ends after `epochs`, `time_limit` seconds, `stop.set()`, Ctrl-C or a diverging loss; returns the best net,
-    its weights on the host."""
+    Ends after `epochs`, `time_limit` seconds, `stop.set()` (looked at after each epoch, and every STOP_LOOK_S
+    within one), Ctrl-C or a diverging loss; returns the best net, its weights on the host."""
     checks.choice("optimizer", optimizer, OPTIMIZERS)
     checks.choice("backprop", backprop, BACKPROPS)
     xp = net.xp if device is None else namespace(device)
@@ -54,6 +55,7 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     rng = np.random.default_rng(seed)
     best = TrainResult(dev.copy(), fit_error(dev, image), 0)
     history, start, epoch, bad = [], time.perf_counter(), 0, 0
+    look = start + STOP_LOOK_S  # when to look at `stop` next within an epoch
     order = rng.permutation(n)  # shuffles are drawn on the host, each moved to the device once
     try:
         for epoch in range(1, int(epochs) + 1):
@@ -63,6 +65,10 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
                 grads, mse = gradients(dev, xp.take(X, idx, axis=0), xp.take(T, idx, axis=0), backprop)
                 sq += mse * idx.shape[0]
                 opt.step(dev.params, grads)
+                if stop is not None and time.perf_counter() >= look:  # a long epoch: a stop drops what is left
+                    if stop.is_set():
+                        return _ended(best, history, "stopped")
+                    look = time.perf_counter() + STOP_LOOK_S
             order = rng.permutation(n)  # the next epoch's, while a GPU still works through this one
             total = sum(xp.sum(v) for v in dev.params.values())  # not finite if a weight is not
             sq, total = (float(v) for v in to_host(xp.stack([sq, total])))  # the epoch's one wait for the device

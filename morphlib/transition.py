@@ -10,7 +10,7 @@ from .align import align as match_units
 from .backend import namespace
 from .encoding import ENCODINGS, FIT, view
 from .errors import MorphError
-from .files import atomic_path
+from .files import atomic_path, lock
 from .movie import GIF_SIZE, Movie
 from .net import Net, check_compatible, interpolate
 from .render import render_morph
@@ -234,7 +234,7 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     pngs = not (gif or mp4) if frames is None else frames
     movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
     folder, digits = Path(out) / name, max(4, len(str(len(steps))))
-    with checks.disk_errors():
+    with checks.disk_errors(), lock(folder, f"{folder} is being written"):  # one run per --out and --name
         result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(steps) + 1)])
                   if pngs else 0,
                   "removed_movies": _remove_movies(out, name, [k for k in ("gif", "mp4") if k not in movies])}

@@ -1,5 +1,6 @@
 """One Dask client per run, and what a cluster run does when it meets Ctrl-C from a terminal, a scheduler address
 that is not one, more jobs than cores, or a second run writing the same transition."""
+import importlib
 import os
 import signal
 import socket
@@ -12,16 +13,18 @@ import dask.distributed
 import psutil
 import pytest
 
-from conftest import REPO
+from conftest import REPO, gradient_picture, nets_dir
 from morphlib import parallel
 from morphlib.cli import main
 from morphlib.errors import MorphError
 from morphlib.learn import Job
+from morphlib.net import init_net
 from morphlib.transition import write_transition
 from morphlib.weights import load_net
 
+train_module = importlib.import_module("morphlib.train")  # morphlib.train is also the function
 TINY = dict(hidden=6, epochs=3, features=8, max_side=16)
-LEARN = [sys.executable, "-m", "morphlib", "learn", "img/", "-H", "6", "--features", "8", "--jobs", "2"]
+LEARN = [sys.executable, "-m", "morphlib", "learn", "img/", "--jobs", "2"]
 
 
 @pytest.fixture
@@ -111,12 +114,12 @@ def test_scheduler_addresses_that_are_fine():
 
 
 def _ctrl_c(workspace, *args, when, timeout=30):
-    """`python -m morphlib learn img/ ...` in a session of its own, Ctrl-C'd as a terminal does it (SIGINT to the
-    whole process group) once when(process) is true; (exit code, stderr, seconds it took to exit)."""
+    """`python -m morphlib learn img/ --jobs 2 ...` in a session of its own, Ctrl-C'd as a terminal does it (SIGINT
+    to the whole process group) once when(process) is true; (exit code, stderr, seconds it took to exit)."""
     p = subprocess.Popen([*LEARN, *args], cwd=workspace, start_new_session=True, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
-        while not when(psutil.Process(p.pid)) and p.poll() is None:
+        while p.poll() is None and not when(psutil.Process(p.pid)):
             time.sleep(0.05)
         os.killpg(p.pid, signal.SIGINT)
         start = time.monotonic()
@@ -128,16 +131,16 @@ def _ctrl_c(workspace, *args, when, timeout=30):
             p.communicate()
 
 
-def _workers(process):
+def _workers(process) -> list:
     return [c for c in process.children() if "resource_tracker" not in " ".join(c.cmdline())]
 
 
-def _training(workspace, seconds):
-    """True once both pictures' locks are taken and each worker has spent `seconds` of CPU since (training)."""
+def _training(folder, seconds):
+    """True once both pictures' locks are taken in `folder` and each worker has spent `seconds` of CPU since."""
     spent = {}
 
     def check(process):
-        if len(list((workspace / "W-6").glob(".*.lock"))) < 2:
+        if len(list(folder.glob(".*.lock"))) < 2:
             return False
         now = {w.pid: sum(w.cpu_times()[:2]) for w in _workers(process)}
         for pid, t in now.items():
@@ -146,28 +149,70 @@ def _training(workspace, seconds):
     return check
 
 
-def _left_behind(workspace) -> list:
-    return sorted(p.name for p in (workspace / "W-6").glob(".*")) if (workspace / "W-6").is_dir() else []
+def _left_behind(folder) -> list:
+    return sorted(p.name for p in folder.glob(".*")) if folder.is_dir() else []
 
 
-@pytest.mark.parametrize(("epoch", "args"), [("short", ["--max-side", "16"]),
-                                             ("long", ["--max-side", "128", "--features", "128", "-H", "128"])])
-def test_ctrl_c_from_a_terminal_keeps_the_nets_under_way(workspace, epoch, args):
+@pytest.mark.parametrize(("epoch", "hidden", "args"), [("short", 6, ["--max-side", "16", "--features", "8"]),
+                                                       ("long", 512, ["--features", "256"])])
+def test_ctrl_c_from_a_terminal_keeps_the_nets_under_way(workspace, epoch, hidden, args):
     """Workers are in the terminal's process group too: they must not die with their nets. The run stops, saves
     the best net of each picture under way that has learned an epoch, removes its locks and flag, exits 130."""
-    code, err, took = _ctrl_c(workspace, "--epochs", "100000", *args, when=_training(workspace, 1.5))
+    folder = workspace / f"W-{hidden}"
+    code, err, took = _ctrl_c(workspace, "-H", str(hidden), "--epochs", "100000", *args,
+                              when=_training(folder, 1.5))
     assert code == 130 and took < 30 and "Traceback" not in err, err
-    saved = sorted((workspace / "W-6").glob("*.npz"))
+    saved = sorted(folder.glob("*.npz"))
     if epoch == "short":  # thousands of epochs done by then: both pictures under way are kept
         assert [p.name for p in saved] == ["1.npz", "2.npz"]
     for p in saved:
         assert load_net(p)[1]["epochs"] >= 1
-    assert _left_behind(workspace) == []
+    assert _left_behind(folder) == []
 
 
-@pytest.mark.parametrize("moment", ["loading", "cluster starting"])
+MOMENTS = {"loading": lambda process: any("numpy" in m.path for m in process.memory_maps()),
+           "cluster starting": lambda process: bool(process.children())}
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
 def test_ctrl_c_in_the_first_seconds_exits_quietly(workspace, moment):
-    started = {"loading": lambda process: True, "cluster starting": lambda process: bool(process.children())}
-    code, err, took = _ctrl_c(workspace, "--epochs", "100000", "--max-side", "16", when=started[moment])
+    code, err, took = _ctrl_c(workspace, "-H", "6", "--epochs", "100000", "--max-side", "16", "--features", "8",
+                              when=MOMENTS[moment])
     assert code == 130 and took < 30 and "Traceback" not in err, err
-    assert not list(workspace.glob("W-6/*.npz")) and _left_behind(workspace) == []
+    assert not list(workspace.glob("W-6/*.npz")) and _left_behind(workspace / "W-6") == []
+
+
+def test_a_stop_within_a_long_epoch_is_answered_at_once(monkeypatch):
+    """A stop looked at between batches (every STOP_LOOK_S) drops the epoch under way: the best net so far."""
+    class Stop:
+        looks = 0
+
+        def is_set(self):
+            self.looks += 1
+            return self.looks == 3
+
+    monkeypatch.setattr(train_module, "STOP_LOOK_S", 0.0)
+    stop = Stop()
+    result = train_module.train(init_net(4, seed=0), gradient_picture(32, 32), epochs=5, batch=64, stop=stop)
+    assert (result.stopped, result.epochs, stop.looks) == ("stopped", 0, 3)  # 16 batches an epoch: mid-epoch 1
+
+
+def test_two_transitions_with_one_name_do_not_mix_their_frames(workspace, monkeypatch, capsys):
+    """The output name is locked as a picture's net is: a second run writing <out>/<name> is refused before it
+    touches anything; a lock its dead run left is taken over."""
+    nets_dir(workspace, 6)
+    monkeypatch.chdir(workspace)
+    run = ["transition", "1>2:3", "-H", "6", "--size", "8", "--name", "x", "--quiet"]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # another run, alive
+    try:
+        (workspace / "result").mkdir()
+        (workspace / "result" / ".x.lock").write_text(str(other.pid))
+        assert main(run) == 2
+        assert capsys.readouterr().err == (f"error: result/x is being written by another run (pid {other.pid}): "
+                                           "stop that run first, or wait for it\n")
+        assert not (workspace / "result" / "x").exists()
+    finally:
+        other.kill()
+        other.wait()
+    assert main(run) == 0 and len(list((workspace / "result" / "x").glob("*.png"))) == 3
+    assert not (workspace / "result" / ".x.lock").exists()
