@@ -3,6 +3,7 @@ notebooks and the widgets refuse the same bad values with the same message (a Mo
 import errno
 import math
 import numbers
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -94,6 +95,39 @@ def size(name: str, value) -> tuple:
     if w * h > MAX_PIXELS:
         raise MorphError(f"{name} {w}x{h} is too big ({w * h:,} pixels, at most {MAX_PIXELS:,}): give a smaller one")
     return int(w), int(h)
+
+
+# A container's memory: (limit, usage) files of cgroup v2, then v1
+CGROUP_MEMORY = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                 ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def available_memory() -> int:
+    """Bytes this process may still take: the kernel's MemAvailable (/proc/meminfo; elsewhere the free pages),
+    or less where its container's memory limit leaves less."""
+    try:
+        with open("/proc/meminfo") as f:
+            have = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        have = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    for limit, usage in CGROUP_MEMORY:
+        try:
+            have = min(have, int(Path(limit).read_text()) - int(Path(usage).read_text()))
+            break
+        except (OSError, ValueError):  # none, or "max": no limit
+            continue
+    return max(0, have)
+
+
+def memory(what: str, need: float, hint: str):
+    """Refuse `what`, before it allocates, when it needs about `need` bytes and less memory is available."""
+    have = available_memory()
+    if need > have:
+        raise MorphError(f"{what} needs about {_amount(need)} of memory, and {_amount(have)} are available: {hint}")
+
+
+def _amount(size: float) -> str:
+    return f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{size / 2**20:.0f} MB"
 
 
 @contextmanager

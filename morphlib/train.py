@@ -9,7 +9,7 @@ import numpy as np
 
 from . import checks
 from .backend import BATCH, kind, namespace, to_host
-from .encoding import encode, grid
+from .encoding import encode, grid, input_size
 from .net import BACKPROPS, Net, gradients
 from .optim import OPTIMIZERS
 from .render import fit_error, psnr
@@ -18,6 +18,12 @@ from .threads import one_blas_thread
 EXPLODED_DB, PATIENCE = 5.0, 5  # this many epochs in a row this far below the best: the learning rate is too high
 CONVERGED_DB = 45.0  # ... unless the best is already this good: then the net has learned the picture
 STOP_LOOK_S = 0.5  # within an epoch, `stop` is looked at this often: a long epoch is dropped for the best so far
+
+
+def pixel_bytes(encoding) -> int:
+    """Bytes a pixel takes while learning: its encoded inputs and their temporaries, 6 floats' worth per input,
+    and its target (3.1 kB with 256 Fourier features, measured as train's peak memory on 256 and 512 px)."""
+    return 6 * input_size(encoding) + 64
 
 
 @dataclass
@@ -48,6 +54,7 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     batch = BATCH[kind(xp)] if batch is None else batch
     epochs, batch, lr, seed, time_limit = checks.training(epochs, batch, lr, seed, time_limit)
     h, w = image.shape[:2]
+    checks.memory(f"learning a {w}x{h} picture", h * w * pixel_bytes(net.encoding), "learn it smaller (--max-side)")
     X = encode(grid(h, w, net.encoding, xp=xp), net.encoding)
     T = xp.asarray(np.ascontiguousarray(to_host(image).reshape(-1, 3), dtype=np.float32))
     n = X.shape[0]

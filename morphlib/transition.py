@@ -181,6 +181,16 @@ def group_size(size, uint8=True) -> int:
     return max(1, min(GROUP, GROUP_BYTES // (size[0] * size[1] * 3 * (1 if uint8 else 4))))
 
 
+MP4_BYTES_PER_PIXEL = 10  # ffmpeg's x264 at its peak (1.3 GB against 0.7 GB without it at 8000x8000)
+
+
+def frame_memory(size, *, mp4=False, workers=False) -> int:
+    """About how many bytes making frames of `size` takes at its peak: a group of frames and the ones being
+    written here, x264's frames for an MP4; with Dask workers, the groups in flight here and on the workers."""
+    frame = size[0] * size[1] * 3
+    return (group_size(size) + 2) * frame * (3 if workers else 1) + (MP4_BYTES_PER_PIXEL * frame // 3 if mp4 else 0)
+
+
 def groups(plan, most):
     """(from, to, [t, ...]) for runs of at most `most` frames of the same link, in the plan's order."""
     run = []
@@ -230,6 +240,8 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     plan = Plan.of(steps, load_nets(names, hidden, root), size, align=align, fit=fit,
                    aspects=aspects(names, hidden, root))  # bad sizes and fits (and a missing GPU) fail before
     xp = namespace(device)  # anything is removed
+    checks.memory("frames of {}x{}".format(*plan.size), frame_memory(plan.size, mp4=mp4, workers=client is not None),
+                  "give a smaller --size")
     rendered = plan.render(device=xp, uint8=True) if client is None else parallel.frames(client, plan, device=xp)
     pngs = not (gif or mp4) if frames is None else frames
     movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}

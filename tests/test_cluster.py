@@ -1,5 +1,5 @@
-"""One Dask client per run, and what a cluster run does when it meets Ctrl-C from a terminal, a scheduler address
-that is not one, more jobs than cores, or a second run writing the same transition."""
+"""One Dask client per run, and the resources of a run: Ctrl-C from a terminal on a cluster, a scheduler address
+that is not one, more jobs than cores, a second run writing the same transition, memory that would not do."""
 import importlib
 import os
 import signal
@@ -10,13 +10,16 @@ import threading
 import time
 
 import dask.distributed
+import numpy as np
 import psutil
 import pytest
 
 from conftest import REPO, gradient_picture, nets_dir
-from morphlib import parallel
+from morphlib import checks, hybrid, parallel, transition
 from morphlib.cli import main
+from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
+from morphlib.images import save_image
 from morphlib.learn import Job
 from morphlib.net import init_net
 from morphlib.transition import write_transition
@@ -216,3 +219,48 @@ def test_two_transitions_with_one_name_do_not_mix_their_frames(workspace, monkey
         other.wait()
     assert main(run) == 0 and len(list((workspace / "result" / "x").glob("*.png"))) == 3
     assert not (workspace / "result" / ".x.lock").exists()
+
+
+@pytest.fixture
+def little_memory(monkeypatch):
+    """A machine with 64 MB available."""
+    monkeypatch.setattr(checks, "available_memory", lambda: 64 << 20)
+
+
+def test_memory_available_is_read_from_the_machine():
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert 0 < checks.available_memory() <= total
+
+
+def test_a_hybrid_that_would_not_fit_is_refused_before_it_starts(workspace, little_memory, monkeypatch, capsys):
+    picture = np.random.default_rng(0).random((150, 200, 3), np.float32)  # L-BFGS: 1400 bytes a pixel, 40 MB
+    hybrid.Blender(picture, picture, optimizer="adam")  # 12 MB: fits
+    with pytest.raises(MorphError, match=r"a 200x300 hybrid \(lbfgs\) needs about 80 MB of memory, and 64 MB are "
+                                         r"available: give smaller pictures \(about 268 px on the longer side fits: "
+                                         r"--size 268\)"):
+        hybrid.Blender(np.tile(picture, (2, 1, 1)), picture)
+    save_image(workspace / "big.png", np.tile(picture, (2, 2, 1)))
+    monkeypatch.chdir(workspace)
+    assert main(["hybrid", "big.png", "big.png", "-o", "h.png"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: a 400x300 hybrid (lbfgs) needs about 160 MB of memory") and err.count("\n") == 1
+    assert not (workspace / "h.png").exists()
+
+
+def test_frames_that_would_not_fit_are_refused_before_any_file_is_touched(workspace, little_memory):
+    nets_dir(workspace, 6)
+    old = workspace / "r" / "transition" / "0001.png"
+    write_transition("1>2:3", hidden=6, size=8, out=workspace / "r", root=workspace)  # 8x8: fits
+    with pytest.raises(MorphError, match=r"frames of 3000x3000 needs about 438 MB of memory, and 64 MB are "
+                                         r"available: give a smaller --size"):
+        write_transition("1>2:3", hidden=6, size=3000, out=workspace / "r", root=workspace)
+    assert old.is_file()
+    assert transition.frame_memory((3000, 3000), mp4=True, workers=True) > transition.frame_memory((3000, 3000))
+
+
+def test_learning_a_picture_that_would_not_fit_is_refused_before_it_starts(little_memory):
+    image = gradient_picture(64, 64)  # 4096 pixels of 512 Fourier inputs: 12.6 MB
+    assert train_module.train(init_net(4, seed=0), image, epochs=1).epochs == 1
+    with pytest.raises(MorphError, match=r"learning a 160x160 picture needs about 78 MB of memory, and 64 MB are "
+                                         r"available: learn it smaller \(--max-side\)"):
+        train_module.train(init_net(4, make_encoding("fourier"), seed=0), gradient_picture(160, 160), epochs=1)
