@@ -261,6 +261,6 @@ def test_frames_that_would_not_fit_are_refused_before_any_file_is_touched(worksp
 def test_learning_a_picture_that_would_not_fit_is_refused_before_it_starts(little_memory):
     image = gradient_picture(64, 64)  # 4096 pixels of 512 Fourier inputs: 12.6 MB
     assert train_module.train(init_net(4, seed=0), image, epochs=1).epochs == 1
-    with pytest.raises(MorphError, match=r"learning a 160x160 picture needs about 78 MB of memory, and 64 MB are "
+    with pytest.raises(MorphError, match=r"learning a 160x160 picture needs about 77 MB of memory, and 64 MB are "
                                          r"available: learn it smaller \(--max-side\)"):
         train_module.train(init_net(4, make_encoding("fourier"), seed=0), gradient_picture(160, 160), epochs=1)
