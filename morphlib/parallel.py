@@ -5,6 +5,7 @@ this process without importing Dask; otherwise an embedded LocalCluster of `jobs
 per core, one BLAS thread each), or the cluster at `scheduler` (tcp://HOST:8786). Workers train and render; this
 process writes every file, atomically, under the pictures' locks."""
 import dataclasses
+import logging
 import os
 import re
 import signal
@@ -256,7 +257,8 @@ def client(jobs=None, scheduler=None, *, on_note=None):
     with ExitStack() as stack:
         with dask.config.set(env), _deaf_workers():
             local = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                     dashboard_address=":0"))  # any free port
+                                                     dashboard_address=":0",  # any free port
+                                                     silence_logs=logging.ERROR))  # not its shutdown's chatter
             c = stack.enter_context(Client(local))
         yield c
 
@@ -284,11 +286,13 @@ def _deaf_workers():
     resource_tracker.ensure_running()  # starting it later would unblock SIGINT in the thread that does
     came, main = [], threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, lambda *_: came.append(True)) if main else None
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    masks = hasattr(signal, "pthread_sigmask")  # not on Windows, where Ctrl-C goes to the console's processes
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if masks else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if masks:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if main:
             signal.signal(signal.SIGINT, old)
     if came:
@@ -345,7 +349,7 @@ def _why(error) -> str:
     return text.splitlines()[0] if text else f"no answer within {SCHEDULER_TIMEOUT_S} s"
 
 
-def _worker_count(client) -> int:
+def _workers_of(client) -> int:
     return max(1, len(client.scheduler_info()["workers"]))
 
 
@@ -354,7 +358,7 @@ def frames(client, plan, *, device="cpu"):
     frames share is made once per group) cut into a band of rows per worker, so that no two workers make the
     same first layer; the bands put together here and the frames yielded in order, with at most IN_FLIGHT
     groups waiting."""
-    bands = _bands(plan.size[1], _worker_count(client))
+    bands = _bands(plan.size[1], _workers_of(client))
     waiting = deque()
     for part in plan.groups(uint8=True):
         waiting.append([client.submit(_band, part, band, device, pure=False) for band in bands])
