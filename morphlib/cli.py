@@ -17,7 +17,9 @@ from .images import fit_side, load_image, save_image
 from .learn import Job, learn
 from .net import ACTIVATIONS, BACKPROPS, INITS
 from .optim import OPTIMIZERS, describe_rates
+from .render import BLENDS
 from .samples import write_samples
+from .warp import POINTS_DIR, WARPS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,7 +105,7 @@ def _transition(a):
     try:
         with _client(a) as client:
             out = transition.write_transition(a.sequence, **options(a, transition.write_transition, on_frame=show,
-                                                                      client=client))
+                                                                      on_note=tqdm.write, client=client))
     except KeyboardInterrupt:
         bar.close()
         print(f"interrupted after {written} frames: no movie was written; PNG frames written are complete",
@@ -131,6 +133,7 @@ def _report(out):
 def _demo(a):
     start = time.perf_counter()
     out = transition.demo(**options(a, transition.demo))
+    print("\n".join(out["notes"]))
     _report(out)
     print(f"done in {time.perf_counter() - start:.1f} s; open {out['gif']}")
     return 0
@@ -254,6 +257,12 @@ def _transition_parser(sub):
     tp.add_argument("--pingpong", action="store_true", help="play forward, then backward")
     tp.add_argument("--beyond", type=float, help="carry on past the last net by this fraction")
     tp.add_argument("--align", action="store_true", help="match hidden units first: smoother morphs")
+    tp.add_argument("--warp", choices=list(WARPS), help="where each link's correspondences come from: "
+                    + "; ".join(f"{k}: {v}" for k, v in WARPS.items()) + " (default %(default)s)")
+    tp.add_argument("--blend", choices=list(BLENDS), help="how the two nets make a frame unless --warp is none: "
+                    + "; ".join(f"{k}: {v}" for k, v in BLENDS.items()) + " (default %(default)s)")
+    tp.add_argument("--points", metavar="FILE", help="a one-link sequence's pairs, JSON [[xa, ya, xb, yb], ...] in "
+                    f"[0, 1] picture coordinates (x right, y down); saved ones are in W-<H>/{POINTS_DIR}/<a>-<b>.json")
     tp.add_argument("--device", choices=DEVICES, help=_DEVICE_HELP)
     tp.add_argument("--out")
     tp.add_argument("--name", help="frames go to <out>/<name>/, movies to <out>/<name>.*")

@@ -5,7 +5,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from . import checks
 from .checks import MAX_PIXELS
@@ -140,3 +140,20 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(to_uint8(rgb)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+MARK_COLOURS = ((255, 64, 64), (64, 160, 255), (255, 200, 0), (80, 220, 80), (230, 90, 230), (0, 220, 220))
+
+
+def mark_points(rgb: np.ndarray, points, *, first=1, ring=None) -> np.ndarray:
+    """`rgb` with numbered dots at `points` (N, 2) in [0, 1] picture coordinates (numbers from `first`, a colour
+    each); `ring`: the index of a dot to circle (the selected one)."""
+    im = Image.fromarray(to_uint8(rgb))
+    draw, r = ImageDraw.Draw(im), max(2, round(max(im.size) / 90))
+    for i, (x, y) in enumerate(np.asarray(points, np.float64).reshape(-1, 2)):
+        cx, cy, colour = x * im.width, y * im.height, MARK_COLOURS[i % len(MARK_COLOURS)]
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour, outline=(0, 0, 0))
+        if i == ring:
+            draw.ellipse([cx - 3 * r, cy - 3 * r, cx + 3 * r, cy + 3 * r], outline=(255, 255, 255), width=2)
+        draw.text((cx + r + 1, cy - 3 * r), str(i + first), fill=colour, stroke_width=2, stroke_fill=(0, 0, 0))
+    return np.asarray(im, np.float32) / 255.0

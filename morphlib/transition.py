@@ -13,8 +13,9 @@ from .errors import MorphError
 from .files import atomic_path, lock
 from .movie import GIF_SIZE, Movie
 from .net import Net, check_compatible, interpolate
-from .render import render_morph
-from .weights import load_numbered, read_meta, weights_file
+from .render import BLEND, BLENDS, render_morph, render_warped
+from .warp import POINTS_DIR, WARP, check_points, link_warp, read_points
+from .weights import load_numbered, read_meta, weights_dir, weights_file
 
 DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
 MAX_FPS = 1000.0
@@ -136,29 +137,36 @@ GROUP_BYTES = 400 << 20  # ... unless they would take more memory than this (64 
 class Plan:
     """What a transition renders: each frame's link and t (frame_plan's), each link's two nets paired once
     (pair), the frame size (width, height), how pictures of another shape sit in it (`fit`: crop, pad or stretch;
-    see encoding.view) and their shapes (`aspects` {name: width / height}, 1 if missing, mixed along a link).
-    Plan.of builds one; its groups() are plans too, each small enough to send to a worker."""
+    see encoding.view) and their shapes (`aspects` {name: width / height}, 1 if missing, mixed along a link), and
+    the links that are `blend`ed from their two nets at warped points (`warps` {(from, to): warp.Warp or
+    warp.Still}, see link_warps; a Still moves nothing); the others slide their weights. Plan.of builds one; its
+    groups() are plans too, each small enough to send to a worker."""
 
     frames: tuple  # (from, to, t) per frame, in order
     links: dict  # {(from, to): (A, B)}
     size: tuple
     fit: str = FIT
     aspects: dict = field(default_factory=dict)
+    warps: dict = field(default_factory=dict)
+    blend: str = BLEND
 
     @classmethod
-    def of(cls, frames, nets, size, *, align=False, fit=FIT, aspects=None) -> "Plan":
+    def of(cls, frames, nets, size, *, align=False, fit=FIT, aspects=None, warps=None, blend=BLEND) -> "Plan":
         """The plan of `frames` with `nets` {name: Net} at `size` (as parse_size reads it); align=True matches
-        each link's B to its A first. Bad sizes and fits are refused here."""
+        each link's B to its A first. Bad sizes, fits and blends are refused here."""
         size = parse_size(size)
         view(size, fit=fit)
+        checks.choice("blend", blend, BLENDS)
         links = {(src, dst): pair(nets[src], nets[dst], align) for src, dst in dict.fromkeys(f[:2] for f in frames)}
-        return cls(tuple(frames), links, size, fit, dict(aspects or {}))
+        return cls(tuple(frames), links, size, fit, dict(aspects or {}), dict(warps or {}), blend)
 
     def groups(self, uint8=True):
         """The plan in runs of at most group_size frames of one link, rendered together; each a Plan holding only
         its link."""
         for src, dst, ts in groups(self.frames, group_size(self.size, uint8)):
-            yield replace(self, frames=tuple((src, dst, t) for t in ts), links={(src, dst): self.links[src, dst]})
+            link = (src, dst)
+            yield replace(self, frames=tuple((src, dst, t) for t in ts), links={link: self.links[link]},
+                          warps={k: v for k, v in self.warps.items() if k == link})
 
     def render(self, *, device="cpu", uint8=False, band=None):
         """The frames (float32 H x W x 3, or uint8 ones), in order, made on `device`; `band` (r0, r1): only
@@ -167,13 +175,16 @@ class Plan:
         for src, dst, ts in groups(self.frames, group_size(self.size, uint8)):
             a, b = self.links[src, dst]
             ra, rb = self.aspects.get(src, 1.0), self.aspects.get(dst, 1.0)
-            options = dict(device=xp, uint8=uint8, rounding=ENCODINGS[a.encoding["kind"]].rounding, band=band)
+            warp = self.warps.get((src, dst))
+            options = dict(device=xp, uint8=uint8, rounding=ENCODINGS[a.encoding["kind"]].rounding, band=band,
+                           warp=warp, blend=self.blend)
             if ra == rb:
                 yield from _draw(a, b, ts, self.size, view(self.size, ra, fit=self.fit), **options)
                 continue
             for t in ts:  # pictures of two shapes: each frame a shape of its own, between them
                 shape = view(self.size, ra + min(max(t, 0.0), 1.0) * (rb - ra), fit=self.fit)
-                yield from _draw(interpolate(a, b, t), None, [0.0], self.size, shape, **options)
+                yield from (_draw(interpolate(a, b, t), None, [0.0], self.size, shape, **options) if warp is None
+                            else _draw(a, b, [t], self.size, shape, **options))
 
 
 def group_size(size, uint8=True) -> int:
@@ -203,14 +214,15 @@ def groups(plan, most):
         yield run[0][0], run[0][1], [r[2] for r in run]
 
 
-def _draw(a, b, ts, size, shape, *, band=None, **options):
+def _draw(a, b, ts, size, shape, *, band=None, warp=None, blend=BLEND, **options):
     """Frames ts of the link a -> b at `size` (rows r0 to r1 of them, given a `band`), the picture placed as
-    `shape` (encoding.view) says."""
+    `shape` (encoding.view) says; moved by `warp` if there is one."""
     (left, top, w, h), window = shape
     r0, r1 = band or (0, size[1])
     lo, hi = max(r0, top) - top, min(r1, top + h) - top  # the picture's rows in the band
     if hi > lo:
-        inner = render_morph(a, b, ts, h, w, window=window, band=(lo, hi), **options)
+        inner = render_morph(a, b, ts, h, w, window=window, band=(lo, hi), **options) if warp is None else \
+            render_warped(a, b, ts, warp.maps, h, w, blend=blend, window=window, band=(lo, hi), **options)
         if (left, w, lo, hi) == (0, size[0], r0 - top, r1 - top):  # the picture fills the band
             yield from inner
             return
@@ -223,25 +235,32 @@ def _draw(a, b, ts, size, shape, *, band=None, **options):
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
                      fps=24, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
-                     pingpong=False, beyond=0.0, align=False, device="auto", root=".", client=None,
-                     on_frame=None) -> dict:
+                     pingpong=False, beyond=0.0, align=False, warp=WARP, blend=BLEND, points=None, device="auto",
+                     root=".", client=None, on_frame=None, on_note=None) -> dict:
     """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif and .mp4 and
     (`frames`; None: only when no movie is asked for) <out>/<name>/0001.png .... Returns the paths ("frames": the
     PNGs, "gif", "mp4"), how many frames were made ("count") and of an earlier run, how many frames were removed
     ("removed_old") and which movies not asked for this time ("removed_movies"). Frames are rendered on `device`
     (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes, here or, given a Dask `client`
-    (parallel.client), on its workers; `fit`: see Plan."""
+    (parallel.client), on its workers; `fit`: see Plan. `warp` (warp.WARPS) moves each link by its
+    correspondences, `points` (pairs or a JSON file) those of a one-link sequence, `blend` (render.BLENDS) makes
+    its frames; a line per link says where its pairs came from (or why it has none): passed to on_note(line) as it
+    is known, and in the result's "notes"."""
     links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
     steps = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
     fps = checks.real("fps", fps, above=0, high=MAX_FPS)
     gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
     names = [n for link in links for n in (link.src, link.dst)]
-    plan = Plan.of(steps, load_nets(names, hidden, root), size, align=align, fit=fit,
-                   aspects=aspects(names, hidden, root))  # bad sizes and fits (and a missing GPU) fail before
-    xp = namespace(device)  # anything is removed
-    checks.memory("frames of {}x{}".format(*plan.size), frame_memory(plan.size, mp4=mp4, workers=client is not None),
+    nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
+    frame = parse_size(size)
+    view(frame, fit=fit)  # bad sizes and fits, a missing GPU, too little memory: refused before anything is removed
+    xp = namespace(device)
+    checks.memory("frames of {}x{}".format(*frame), frame_memory(frame, mp4=mp4, workers=client is not None),
                   "give a smaller --size")
+    warps, notes = link_warps(steps, nets, shapes, warp=warp, blend=blend, points=points,
+                              folder=weights_dir(hidden, root), on_note=on_note)
+    plan = Plan.of(steps, nets, size, align=align, fit=fit, aspects=shapes, warps=warps, blend=blend)
     rendered = plan.render(device=xp, uint8=True) if client is None else parallel.frames(client, plan, device=xp)
     pngs = not (gif or mp4) if frames is None else frames
     movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
@@ -255,7 +274,31 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
                 movie.add(rgb)
                 if on_frame:
                     on_frame(i, len(steps))
-    return {**result, **movies, "frames": movie.pngs, "count": movie.count}
+    return {**result, **movies, "frames": movie.pngs, "count": movie.count, "notes": notes}
+
+
+def link_warps(plan, nets, shapes, *, warp=WARP, blend=BLEND, points=None, folder=".", on_note=None) -> tuple:
+    """({(from, to): Warp or Still} for the plan's links that are blended, [a line per link]): see
+    warp.link_warp. `points` belong to a sequence of one pair of pictures (either way round)."""
+    checks.choice("blend", blend, BLENDS)
+    links = list(dict.fromkeys((src, dst) for src, dst, _ in plan))
+    if points is not None and warp == "none":
+        raise MorphError("points are given, but warp is none: drop the points or use warp auto or points")
+    if points is not None and len({frozenset(link) for link in links}) > 1:
+        raise MorphError("points are given for one link, but the sequence has several: save each link's points "
+                         f"as {Path(folder) / POINTS_DIR}/<from>-<to>.json (the notebook's point editor does)")
+    warps, notes = {}, []
+    for src, dst in links:
+        given = points
+        if given is not None and (src, dst) != links[0]:
+            given = (read_points(given) if isinstance(given, (str, Path)) else check_points(given))[:, [2, 3, 0, 1]]
+        warps[src, dst], line = link_warp(src, dst, nets[src], nets[dst], warp=warp, points=given, folder=folder,
+                                          aspects=(shapes[src], shapes[dst]))
+        if line:
+            notes.append(f"warp {line}")
+            if on_note:
+                on_note(notes[-1])
+    return {k: v for k, v in warps.items() if v is not None}, notes
 
 
 def summary(result) -> list:

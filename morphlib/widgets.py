@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 
 import ipywidgets as W
+import numpy as np
+from ipyevents import Event
 from IPython import get_ipython
 from IPython.display import display
 from PIL import Image
@@ -13,11 +15,12 @@ from PIL import Image
 from . import parallel
 from .errors import MorphError
 from .hybrid import BLUR_SIGMA, M_BLURRED, M_PRECISE, OUTPUT, Blender, kernel_size_for, match, pyramid
-from .images import fit_side, png_bytes, save_image
+from .images import fit_side, mark_points, png_bytes, save_image
 from .learn import learn
 from .net import interpolate
-from .render import render
-from .transition import pair, summary
+from .render import BLEND, BLENDS, render, render_warped
+from .transition import aspects, pair, summary
+from .warp import WARP, WARPS, link_warp, points_file, saved_points, write_points
 from .weights import load_numbered, weights_dir
 
 
@@ -189,22 +192,26 @@ def _curve(scores, width, height) -> str:
 
 
 class TransitionScrubber:
-    """Two pictures' nets and a t slider: the morph renders live as you drag (t < 0 or > 1 extrapolates)."""
+    """Two pictures' nets and a t slider: the morph renders live as you drag (t < 0 or > 1 extrapolates), moved
+    by the link's warp (warp.WARPS: the points saved for it, else matched features) and blended as `blend` says."""
 
-    def __init__(self, hidden=100, a=None, b=None, *, size=192, root=".", align=False):
+    def __init__(self, hidden=100, a=None, b=None, *, size=192, root=".", align=False, warp=WARP, blend=BLEND):
         names = sorted((p.stem for p in weights_dir(hidden, root).glob("*.npz")), key=_natural)
         if len(names) < 2:
             raise MorphError(f"need weights of two pictures in {weights_dir(hidden, root)}/: learn them first")
-        self.hidden, self.root, self.size, self._nets, self._pairs = hidden, root, size, {}, {}
+        self.hidden, self.root, self.size, self._nets, self._pairs, self._warps = hidden, root, size, {}, {}, {}
         self.a = W.Dropdown(options=names, value=str(a) if a is not None else names[0], description="from")
         self.b = W.Dropdown(options=names, value=str(b) if b is not None else names[1], description="to")
         self.t = W.FloatSlider(value=0.5, min=-0.5, max=1.5, step=0.01, description="t", continuous_update=True,
                                layout=W.Layout(width=f"{max(2 * size, 500) + 150}px"))
         self.align = W.Checkbox(value=align, description="align hidden units")
-        self.image, self.status = _image(width=2 * size), W.HTML()
-        for w in (self.a, self.b, self.t, self.align):
+        self.warp = W.Dropdown(options=list(WARPS), value=warp, description="warp")
+        self.blend = W.Dropdown(options=list(BLENDS), value=blend, description="blend")
+        self.image, self.status, self.note = _image(width=2 * size), W.HTML(), W.HTML()
+        for w in (self.a, self.b, self.t, self.align, self.warp, self.blend):
             w.observe(lambda _: self.update(), names="value")
-        self.box = W.VBox([W.HBox([self.a, self.b, self.align]), self.t, self.image, self.status])
+        self.box = W.VBox([W.HBox([self.a, self.b, self.align]), W.HBox([self.warp, self.blend]), self.t,
+                           self.image, self.status, self.note])
         self.update()
 
     def _ipython_display_(self):
@@ -222,21 +229,114 @@ class TransitionScrubber:
             self._pairs[key] = pair(self._net(key[0]), self._net(key[1]), key[2])
         return self._pairs[key]
 
+    def link_warp(self):
+        """(Warp or None, its line) of the link shown: cached until its saved points change."""
+        a, b, folder = self.a.value, self.b.value, weights_dir(self.hidden, self.root)
+        saved = [p.stat().st_mtime_ns for p in (points_file(a, b, folder), points_file(b, a, folder)) if p.is_file()]
+        key = (a, b, self.warp.value, tuple(saved))
+        if key not in self._warps:
+            shapes = aspects([a, b], self.hidden, self.root)
+            self._warps[key] = link_warp(a, b, *self.pair(), warp=self.warp.value, folder=folder,
+                                         aspects=(shapes[a], shapes[b]))
+        return self._warps[key]
+
     def update(self):
         try:
-            frame = render(interpolate(*self.pair(), self.t.value), self.size)
+            warp, line = self.link_warp()
+            t = self.t.value
+            frame = (render(interpolate(*self.pair(), t), self.size) if warp is None else
+                     render_warped(*self.pair(), [t], warp.maps, self.size, blend=self.blend.value)[0])
         except MorphError as e:
             self.image.layout.display = "none"  # no stale picture above the message
-            self.status.value = f"<b>error:</b> {e}"
+            self.status.value = f"<b>error:</b> {html.escape(str(e))}"
             return
         self.image.value, self.image.layout.display = png_bytes(frame), None
         self.status.value = f"{self.a.value} &rarr; {self.b.value} at t = {self.t.value:.2f}"
+        self.note.value = html.escape(f"warp {line}") if line else ""
+
+
+class PointEditor:
+    """Pairs of points for a link, by clicking: a point on A, then its partner on B. Pairs are numbered on both
+    pictures; pick a pair's number to move it (the next click on either picture moves that picture's point) or
+    delete it. Every change is saved at once in W-<H>/points/<a>-<b>.json, where transitions find them."""
+
+    def __init__(self, hidden=100, a=1, b=2, *, size=256, root="."):
+        self.a, self.b, self.size = str(a), str(b), size
+        self.path = points_file(self.a, self.b, weights_dir(hidden, root))
+        saved = saved_points(self.a, self.b, self.path.parent.parent)
+        self.pairs = [] if saved is None else saved.tolist()
+        self.pictures = [render(load_numbered(n, hidden, root), size) for n in (self.a, self.b)]
+        self.pending = None  # a point on A waiting for its partner on B
+        self.images = [_image(width=size), _image(width=size)]
+        self.events = [Event(source=im, watched_events=["click"]) for im in self.images]
+        for side, event in enumerate(self.events):
+            event.on_dom_event(lambda e, side=side: self.clicked(side, e))
+        self.chosen = W.Dropdown(options=[("new pair", -1)], value=-1, description="pair")
+        self.remove = W.Button(description="Delete pair", icon="trash")
+        self.remove.on_click(lambda _: self.delete(self.chosen.value))
+        self.status = W.HTML()
+        self.chosen.observe(lambda _: self.draw(), names="value")
+        self.box = W.VBox([W.HBox(self.images), W.HBox([self.chosen, self.remove]), self.status])
+        self.draw()
+
+    def _ipython_display_(self):
+        display(self.box)
+
+    def clicked(self, side: int, event: dict):
+        """An ipyevents click event on A (side 0) or B (1)."""
+        self.click(side, *_where(event, self.pictures[side].shape))
+
+    def click(self, side: int, x: float, y: float):
+        """A click at (x, y) (picture coordinates) on A (side 0) or B (1)."""
+        x, y = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
+        if self.chosen.value >= 0:
+            self.pairs[self.chosen.value][2 * side:2 * side + 2] = [x, y]
+            self._save(f"moved pair {self.chosen.value + 1}'s point on {'AB'[side]}")
+        elif side == 0:
+            self.pending = [x, y]
+            self.draw("now click its partner on B")
+        elif self.pending is None:
+            self.draw("click a point on A first, then its partner on B")
+        else:
+            self.pairs.append(self.pending + [x, y])
+            self.pending = None
+            self._save(f"pair {len(self.pairs)} added")
+
+    def delete(self, index: int):
+        if 0 <= index < len(self.pairs):
+            del self.pairs[index]
+            self._save(f"pair {index + 1} deleted; the later ones are renumbered")
+
+    def _save(self, what):
+        write_points(self.path, self.pairs)
+        self.draw(f"{what}; {len(self.pairs)} pairs saved in {self.path}")
+
+    def draw(self, message=None):
+        """Both pictures with their numbered points (a pending A point as the next number), and the pair list."""
+        options = [("new pair", -1)] + [(str(i + 1), i) for i in range(len(self.pairs))]
+        if [o[1] for o in self.chosen.options] != [o[1] for o in options]:
+            self.chosen.options, self.chosen.value = options, -1
+        pts = np.asarray(self.pairs, np.float64).reshape(-1, 4)
+        on_a = pts[:, :2] if self.pending is None else np.vstack([pts[:, :2], [self.pending]])
+        ring = self.chosen.value if self.chosen.value >= 0 else None
+        for im, pic, marks in zip(self.images, self.pictures, (on_a, pts[:, 2:])):
+            im.value = png_bytes(mark_points(pic, marks, ring=ring))
+        self.status.value = html.escape(message or f"{len(self.pairs)} pairs; click a point on A, then its "
+                                        "partner on B")
+
+
+def _where(event, shape) -> tuple:
+    """(x, y) in [0, 1] picture coordinates of an ipyevents click on a picture of `shape` (height, width): where
+    it fell in the picture as shown, else (no size known) at the centre of the picture's pixel it names."""
+    if event.get("boundingRectWidth") and event.get("boundingRectHeight"):
+        return event["relativeX"] / event["boundingRectWidth"], event["relativeY"] / event["boundingRectHeight"]
+    return (event["dataX"] + 0.5) / shape[1], (event["dataY"] + 0.5) / shape[0]
 
 
 def movie_view(result, width=None):
     """What write_transition wrote, one line each, and its GIF playing at its own size (or `width` pixels wide):
     the GIF goes to the browser, not into the notebook file (widget state is not saved with it)."""
-    text = W.HTML("<br>".join(html.escape(line) for line in summary(result)))
+    text = W.HTML("<br>".join(html.escape(line) for line in result.get("notes", []) + summary(result)))
     if not result.get("gif"):
         return text
     with Image.open(result["gif"]) as im:

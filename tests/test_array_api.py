@@ -12,9 +12,10 @@ from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
 from morphlib.net import init_net
-from morphlib.render import render, render_morph
+from morphlib.render import render, render_morph, render_warped
 from morphlib.train import train
 from morphlib.transition import write_transition
+from morphlib.warp import Warp
 from morphlib.weights import load_net, save_net
 
 
@@ -77,3 +78,15 @@ def test_device_choice(workspace, capsys):
         assert main(["learn", "1", "--device", "gpu", "--img-dir", str(workspace / "img")]) == 2
         assert "requirements-gpu.txt" in capsys.readouterr().err
     assert to_host(strict.asarray([1.0, 2.0])).tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("blend", ["colour", "weights"])
+def test_warped_frames_on_another_namespace_equal_the_cpus(blend):
+    enc = make_encoding("fourier", features=4)
+    a, b = init_net(6, enc, seed=1), init_net(6, enc, seed=2)
+    warp = Warp([[0.2, 0.3, 0.4, 0.35], [0.7, 0.6, 0.6, 0.8], [0.5, 0.8, 0.3, 0.7]])
+    frames = [render_warped(a, b, [0.0, 0.4, 1.3], warp.maps, 8, 12, blend=blend, device=device)
+              for device in ("cpu", strict)]
+    np.testing.assert_allclose(*frames, atol=1e-6)
+    fades = [render_warped(a, b, [0.4], None, 8, 12, blend=blend, device=device) for device in ("cpu", strict)]
+    np.testing.assert_allclose(*fades, atol=1e-6)

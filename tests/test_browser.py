@@ -241,17 +241,31 @@ def test_transition_plays_the_gif_without_storing_it_and_scrubs(notebook):
     _run_all(page)
     page.locator(OUTPUT, has_text="GIF: result/transition.gif").wait_for()
     assert page.locator(OUTPUT, has_text="7 frames").count() == 1
-    page.locator(f"{OUTPUT} .widget-image >> nth=1").wait_for()  # the scrubber's picture, then the GIF
+    page.locator(f"{OUTPUT} .widget-image >> nth=3").wait_for()  # the scrubber's, the point editor's two, the GIF
     images = page.locator(f"{OUTPUT} .widget-image")
     before = _src(images)
     _drag(page, _slider(page, "t"), 120)
     _wait_for_change(page, f"{OUTPUT} .widget-image", 0, before)
+    clicks = [(images.nth(side), (0.25, 0.5) if side == 1 else (0.75, 0.25)) for side in (1, 2)]
+    for image, (x, y) in clicks:  # a point on A, then its partner on B
+        box = image.bounding_box()
+        image.click(position={"x": x * box["width"], "y": y * box["height"]})
+    saved = _until(lambda: _read_json(root / "W-100" / "points" / "1-2.json"), "the clicked pair to be saved")
+    assert saved[0] == pytest.approx([0.25, 0.5, 0.75, 0.25], abs=0.02)
     page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Save Notebook").first.click()
     _until(lambda: _has_run(root / "transition.ipynb"), "the notebook to be saved")
     saved = (root / "transition.ipynb").read_text()
     assert "image/gif" not in saved and len(saved) < 100_000  # no GIF in the file
-    images.nth(1).scroll_into_view_if_needed()  # the screenshot shows the GIF playing
+    images.nth(3).scroll_into_view_if_needed()  # the screenshot shows the GIF playing
+
+
+def _read_json(path):
+    """The JSON in `path`, None while it is not there (or not whole)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _has_run(path):

@@ -14,6 +14,7 @@ from morphlib import parallel
 from morphlib.cli import main
 from morphlib.learn import Job, trained
 from morphlib.transition import write_transition
+from morphlib.warp import points_file, write_points
 from morphlib.weights import load_net, weights_file
 
 TINY = dict(hidden=6, epochs=3, features=8, max_side=16)
@@ -49,11 +50,14 @@ def test_a_failing_picture_is_named_and_the_others_are_saved(workspace, capsys, 
 
 def test_chunks_rendered_on_workers_are_the_frames_made_here(workspace, monkeypatch, capsys):
     parallel.learn_all(["1-3"], Job(root=str(workspace), **TINY))
+    write_points(points_file("1", "2", workspace / "W-6"), [[0.2, 0.3, 0.4, 0.35], [0.7, 0.6, 0.6, 0.8],
+                                                           [0.5, 0.8, 0.3, 0.7]])  # link 1>2 moves
     options = dict(hidden=6, size="20x12", fit="pad", mp4=True, frames=True, align=True, root=workspace)
     here = write_transition("1>2:5, 2>3:4", out=workspace / "here", **options)
     with parallel.client(2) as client:
         there = write_transition("1>2:5, 2>3:4", client=client, out=workspace / "there", **options)
     assert there["count"] == here["count"] == 8
+    assert here["notes"][0] == f"warp 1>2: 3 points saved in {workspace / 'W-6' / 'points'}/"
     assert imageio_ffmpeg.count_frames_and_secs(str(there["mp4"]))[0] == 8
     for a, b in zip(here["frames"], there["frames"], strict=True):
         np.testing.assert_array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))

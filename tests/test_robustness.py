@@ -191,7 +191,7 @@ def test_ctrl_c_while_rendering_keeps_whole_frames(nets, monkeypatch, capsys):
 
     monkeypatch.setattr(transition, "render_morph", interrupted)
     monkeypatch.setattr(transition, "GROUP", 1)  # a frame per render
-    assert main(["transition", "1>2:5", "-H", "4", "--size", "8", "--quiet"]) == 130
+    assert main(["transition", "1>2:5", "-H", "4", "--size", "8", "--warp", "none", "--quiet"]) == 130
     assert capsys.readouterr().err == ("interrupted after 2 frames: no movie was written; PNG frames "
                                           "written are complete\n")
     assert [load_image(p).shape for p in sorted((nets / "result" / "transition").glob("*.png"))] == [(8, 8, 3)] * 2

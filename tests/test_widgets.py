@@ -10,7 +10,8 @@ from conftest import REPO, nets_dir
 from morphlib.learn import Job
 from morphlib.render import render
 from morphlib.transition import write_transition
-from morphlib.widgets import HybridTuner, TrainingMonitor, TransitionScrubber, movie_view
+from morphlib.warp import points_file, read_points
+from morphlib.widgets import HybridTuner, PointEditor, TrainingMonitor, TransitionScrubber, movie_view
 
 
 def _wait_for_a_snapshot(monitor, timeout=120):
@@ -154,7 +155,54 @@ def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
 
 def test_movie_view_lists_the_files_and_plays_the_gif_at_its_size(tmp_path):
     nets_dir(tmp_path, 6)
-    out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result")
+    out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result",
+                           warp="none")
     view = movie_view(out)
     text, gif = view.children
     assert text.value == f"3 frames<br>GIF: {out['gif']}" and gif.format == "gif" and gif.width == "40"
+
+
+def test_point_editor_pairs_clicks_moves_and_deletes_them_and_saves_each_change(tmp_path):
+    nets_dir(tmp_path, 6)
+    e = PointEditor(6, 1, 2, size=20, root=tmp_path)
+    path = points_file("1", "2", tmp_path / "W-6")
+    e.click(1, 0.5, 0.5)  # B first: refused, nothing saved
+    assert "on A first" in e.status.value and not path.exists()
+    e.click(0, 0.2, 0.3)
+    assert "partner on B" in e.status.value and not path.exists()
+    e.click(1, 0.4, 0.5)
+    e.click(0, 0.6, 0.6)
+    e.click(1, 0.7, 0.9)
+    np.testing.assert_allclose(read_points(path), [[0.2, 0.3, 0.4, 0.5], [0.6, 0.6, 0.7, 0.9]], atol=1e-6)
+    assert [label for label, _ in e.chosen.options] == ["new pair", "1", "2"]
+    e.chosen.value = 0
+    e.click(1, 0.1, 0.1)  # moves pair 1's point on B
+    np.testing.assert_allclose(read_points(path)[0], [0.2, 0.3, 0.1, 0.1], atol=1e-6)
+    e.delete(0)
+    np.testing.assert_allclose(read_points(path), [[0.6, 0.6, 0.7, 0.9]], atol=1e-6)
+    assert [label for label, _ in e.chosen.options] == ["new pair", "1"]
+    again = PointEditor(6, 2, 1, size=20, root=tmp_path)  # the other way round: the same pairs, swapped
+    np.testing.assert_allclose(again.pairs, [[0.7, 0.9, 0.6, 0.6]], atol=1e-6)
+    e.delete(0)
+    assert not path.exists()
+
+
+def test_a_click_is_read_where_it_fell_on_the_picture_as_shown(tmp_path):
+    nets_dir(tmp_path, 6)
+    e = PointEditor(6, 1, 2, size=20, root=tmp_path)
+    e.clicked(0, {"relativeX": 50, "relativeY": 25, "boundingRectWidth": 200, "boundingRectHeight": 100,
+                  "dataX": 5, "dataY": 5})  # shown twice as wide as it is tall
+    e.clicked(1, {"dataX": 0, "dataY": 19})  # no size known: the centre of the pixel it names
+    np.testing.assert_allclose(e.pairs, [[0.25, 0.25, 0.5 / 20, 19.5 / 20]])
+
+
+def test_the_scrubber_shows_the_warped_morph_and_says_where_its_points_came_from(tmp_path):
+    nets_dir(tmp_path, 6)
+    s = TransitionScrubber(6, size=16, root=tmp_path, warp="none")
+    still = s.image.value
+    assert s.note.value == ""
+    path = points_file("1", "2", tmp_path / "W-6")
+    path.parent.mkdir(parents=True)
+    path.write_text("[[0.2, 0.2, 0.6, 0.5], [0.8, 0.3, 0.5, 0.9], [0.4, 0.8, 0.2, 0.3]]")
+    s.warp.value = "auto"  # saved points come first
+    assert "3 points saved" in s.note.value and s.image.value != still
