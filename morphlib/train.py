@@ -54,7 +54,8 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     batch = BATCH[kind(xp)] if batch is None else batch
     epochs, batch, lr, seed, time_limit = checks.training(epochs, batch, lr, seed, time_limit)
     h, w = image.shape[:2]
-    checks.memory(f"learning a {w}x{h} picture", h * w * pixel_bytes(net.encoding), "learn it smaller (--max-side)")
+    if kind(xp) == "cpu":  # the inputs live in this machine's memory
+        checks.memory(f"learning a {w}x{h} picture", h * w * pixel_bytes(net.encoding), "learn it smaller (--max-side)")
     X = encode(grid(h, w, net.encoding, xp=xp), net.encoding)
     T = xp.asarray(np.ascontiguousarray(to_host(image).reshape(-1, 3), dtype=np.float32))
     n = X.shape[0]
