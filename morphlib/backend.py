@@ -53,6 +53,8 @@ def namespace(device=DEVICE):
     """The namespace of a backend by name (BACKENDS), or for "auto" the first of AUTO that loads; a namespace
     module (numpy, array_api_strict) as array_api_compat wraps it."""
     if not isinstance(device, str):
+        if not callable(getattr(device, "empty", None)):
+            raise MorphError(f"unknown device {checks.brief(device)}: use {', '.join(DEVICES)} (or an array namespace)")
         return array_namespace(device.empty(0))
     checks.choice("device", device, DEVICES)
     for name in AUTO if device == "auto" else (device,):

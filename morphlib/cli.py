@@ -147,6 +147,8 @@ def _hybrid(a):
         near = fit_side(near, checks.whole("size", a.size, 1, checks.MAX_SIDE), grow=True)
     loss = {"kernel_size": a.kernel_size, "m_precise": a.m_precise, "m_blurred": a.m_blurred}
     if a.method == "fft":
+        _unused(a, {**defaults(hybrid.Blender), "steps": defaults(hybrid.Blender.run)["steps"]},
+                ("steps", "optimizer", "lr", "start"), "--method fft (they tune --method tape's optimization)")
         r = hybrid.hybrid_fft(near, far, a.sigma, **loss)
     else:
         blender = hybrid.Blender(near, far, **options(a, hybrid.Blender))
@@ -162,6 +164,14 @@ def _hybrid(a):
     if a.pyramid:
         print(f"from afar: {save_image(a.pyramid, hybrid.pyramid(r.image))}")
     return 0
+
+
+def _unused(a, default: dict, names, why):
+    """Refuse options given away from their defaults that `why` does not use (rather than ignore them)."""
+    given = [f"--{n.replace('_', '-')}" for n in names if getattr(a, n) != default[n]]
+    if given:
+        raise MorphError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect with {why}: drop "
+                         f"{'it' if len(given) == 1 else 'them'}")
 
 
 def _samples(a):

@@ -60,7 +60,7 @@ def make_encoding(kind="plain", *, features=FEATURES, sigma=FOURIER_SIGMA, seed=
     """An encoding spec, by the name a user types (NAMES) or the kind stored in weights files. Fourier ones carry
     their frequency matrix B, drawn once from `seed`. "seed" (stored as kind "legacy") is the original project's
     net exactly: inputs (row/h + 0.1, col/w + 0.1, 1)."""
-    kind = checks.choice("encoding", NAMES.get(kind, kind), ENCODINGS, shown=NAMES)
+    kind = checks.choice("encoding", NAMES.get(kind, kind) if isinstance(kind, str) else kind, ENCODINGS, shown=NAMES)
     features = checks.whole("features", features, 1, checks.MAX_FEATURES)
     sigma = checks.real("sigma", sigma, above=0, high=MAX_FOURIER_SIGMA)
     seed = checks.whole("feature_seed", seed, 0)

@@ -261,6 +261,7 @@ def compiled() -> dict:
 
 def pyramid(img: np.ndarray, levels=4, gap=4) -> np.ndarray:
     """The picture at full, 1/2, 1/4, ... size side by side on white, bottoms aligned: how it looks from afar."""
+    img, levels, gap = as_rgb(img), checks.whole("levels", levels, 1, 16), checks.whole("gap", gap, 0, checks.MAX_SIDE)
     h, w = img.shape[:2]
     tiles = [img] + [resize(img, (max(1, w >> k), max(1, h >> k))) for k in range(1, levels)]
     out = np.ones((h, sum(t.shape[1] for t in tiles) + gap * (levels - 1), 3), np.float32)
@@ -300,7 +301,7 @@ def tensorflow():
 
 def _start(start, near, far, sigma):
     if not isinstance(start, str):
-        return np.asarray(start, np.float32)
+        return as_rgb(start, "start picture")
     if start == "fft":
         return hybrid_fft(near, far, sigma, with_loss=False).image
     return {"grey": np.full_like(near, 0.5), "near": near, "far": far}.get(start)
@@ -341,7 +342,7 @@ def hybrid_fft(near, far, sigma=BLUR_SIGMA, *, with_loss=True, **loss_kw) -> Rep
 
     Its report carries the same loss as the optimized picture's (loss_kw: kernel_size, m_precise, m_blurred)."""
     near, far = as_rgb(near, "near picture"), as_rgb(far, "far picture")
-    sigma = _blur_checked(loss_kw.get("kernel_size"), sigma)[1]
+    sigma, with_loss = _blur_checked(loss_kw.get("kernel_size"), sigma)[1], checks.flag("with_loss", with_loss)
     _weights(loss_kw.get("m_precise", M_PRECISE), loss_kw.get("m_blurred", M_BLURRED))
     _check_memory(near, "fft")
     far, message = match(near, far)

@@ -1,6 +1,6 @@
 """Pictures in and out: any picture Pillow reads -> float32 RGB in [0, 1], resizing, img/ numbering."""
 import io
-import re
+import os
 import warnings
 from pathlib import Path
 
@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from . import checks
-from .checks import MAX_PIXELS
+from .checks import MAX_PIXELS, number
 from .errors import MorphError
 from .files import atomic_path
 
@@ -19,7 +19,7 @@ def load_image(path, size=None) -> np.ndarray:
     """Read a picture as float32 (H, W, 3) in [0, 1]; alpha is composited on white.
 
     `size` = (width, height) resizes it (Lanczos)."""
-    path = Path(path)
+    path = checks.path("path", path)
     if not path.is_file():
         raise MorphError(f"picture {path} not found: check the name, or put it there")
     try:
@@ -52,7 +52,13 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
 def as_rgb(img, name="picture") -> np.ndarray:
     """float32 (H, W, 3) in [0, 1] from an array, by the rules load_image reads files with: integers over 255 (or
     16-bit ones) by 65535, others by 255; floats checked; grey repeated; alpha composited on white."""
+    if isinstance(img, (str, os.PathLike)):
+        raise MorphError(f"the {name} {checks.brief(img)} is a file name: give the picture, load_image({img!r:.40}) "
+                         "reads it")
     img = np.asarray(img)
+    if img.dtype.kind not in "uifb":
+        raise MorphError(f"the {name} {checks.brief(img)} is not an array of pixels: give an H x W x 3 array "
+                         "(load_image reads one)")
     if img.dtype.kind in "ui":
         wide = img.dtype == np.uint16 or img.max(initial=0) > 255
         img = img / np.float32(65535 if wide else 255)
@@ -107,28 +113,45 @@ def to_uint8(rgb: np.ndarray, rounding=True) -> np.ndarray:
 
 def save_image(path, rgb: np.ndarray, *, rounding=True) -> Path:
     """Write float RGB as a picture (format by extension), atomically; rounding=False: the original's truncation."""
-    path = Path(path)
+    path, rounding = checks.path("path", path), checks.flag("rounding", rounding)
+    checks.instance("rgb", rgb, np.ndarray, "a picture as an H x W x 3 array")
     with atomic_path(path) as tmp:
         fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
         Image.fromarray(to_uint8(rgb, rounding)).save(tmp, format=fmt)
     return path
 
 
-def numbered_images(folder="img") -> dict:
-    """{n: path} for pictures named <n>.<ext> in `folder`."""
+def pictures_by_number(folder="img") -> dict:
+    """{n: [paths]} of the pictures named <n>.<ext> in `folder` (n in digits 0-9): 1.png and 1.jpg are both n."""
     found = {}
     for p in sorted(Path(folder).glob("*")):
-        m = re.fullmatch(r"(\d+)", p.stem)
-        if m and p.suffix.lower() in IMAGE_EXTS:
-            found.setdefault(int(m.group(1)), p)
+        if number(p.stem) is not None and p.suffix.lower() in IMAGE_EXTS:
+            found.setdefault(number(p.stem), []).append(p)
     return found
 
 
+def numbered_images(folder="img") -> dict:
+    """{n: path} for the numbered pictures in `folder`; two of one number are refused: either could be picture n."""
+    found = pictures_by_number(folder)
+    for paths in found.values():
+        _one(paths)
+    return {n: paths[0] for n, paths in found.items()}
+
+
+def _one(paths):
+    if len(paths) > 1:
+        raise MorphError(f"{' and '.join(map(str, paths))} are all picture {number(paths[0].stem)} in "
+                         f"{paths[0].parent}/: rename all but one of them (or move them away), so that each number "
+                         "names one picture")
+
+
 def image_path(n, folder="img") -> Path:
-    """Path of picture number `n` (or `n` itself if it is a path)."""
-    if isinstance(n, (str, Path)) and not str(n).isdigit():
+    """Path of picture number `n` (or `n` itself if it is a path); two pictures of that number are refused."""
+    if isinstance(n, (str, Path)) and number(str(n)) is None:
         return Path(n)
-    pics = numbered_images(folder)
+    pics = pictures_by_number(folder)
+    _one(pics.get(int(n), []))
+    pics = {k: paths[0] for k, paths in pics.items()}
     if int(n) not in pics:
         have = ", ".join(map(str, pics)) or "none"
         raise MorphError(f"no picture {n} in {folder}/ (have: {have}); add {folder}/{n}.png")

@@ -5,19 +5,24 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
-from .backend import DEVICE, NUMPY, kind, namespace
+from .backend import DEVICE, DEVICES, NUMPY, kind, namespace
 from .encoding import FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
 from .files import lock
-from .images import fit_side, image_path, load_image, numbered_images
-from .net import init_net
-from .optim import default_lr
+from .images import fit_side, image_path, load_image, pictures_by_number
+from .net import ACTIVATIONS, BACKPROPS, INITS, init_net
+from .optim import OPTIMIZERS, default_lr
 from .render import fit_error
 from .train import train
 from .weights import load_net, load_numbered, store, store_apart, weights_file
 
 LEARN_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
-SEED_EXACT = {"encoding": "seed", "init": "uniform", "optimizer": "sgd", "batch": 1}  # and targets seed_targets()
+# The original project's net exactly (and its targets, seed_targets())
+SEED_EXACT = {"encoding": "seed", "activation": "sigmoid", "init": "uniform", "optimizer": "sgd", "batch": 1}
+
+
+def _listed(options: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in options.items())
 
 
 def seed_targets(image: np.ndarray) -> np.ndarray:
@@ -53,23 +58,60 @@ class Job:
     img_dir: str = "img"
 
     def __post_init__(self):
-        if self.seed_exact:
-            for k, v in SEED_EXACT.items():
-                setattr(self, k, v)
+        for option in ("seed_exact", "resume", "replace"):
+            setattr(self, option, checks.flag(option, getattr(self, option)))
+        if self.resume and self.init_from is not None:
+            raise MorphError(f"resume and init_from {self.init_from!r} both say where to start: give one of them "
+                             "(resume: this picture's saved net; init_from: another picture's)")
+        self.picture = checks.picture("picture", self.picture)
+        self.init_from = checks.optional(checks.picture, "init_from", self.init_from)
+        checks.path("root", self.root), checks.path("img_dir", self.img_dir)
         self.hidden = checks.whole("hidden size", self.hidden, 1, checks.MAX_HIDDEN)
         make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
+        for option, names in (("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("backprop", BACKPROPS),
+                              ("init", INITS)):
+            if option != "activation" or self.activation is not None:
+                checks.choice(option, getattr(self, option), names)
+        if isinstance(self.device, str):
+            checks.choice("device", self.device, DEVICES)
+        else:
+            namespace(self.device)  # an array namespace (array_api_strict in the tests), else refused
         self.epochs, self.batch, self.lr, self.seed, _ = checks.training(self.epochs, self.batch, self.lr, self.seed)
         self.max_side = checks.whole("max_side", self.max_side, 1, checks.MAX_SIDE)
+        if self.seed_exact:
+            self._exactly_the_seed()
+        self._fourier_only()
+
+    def _fourier_only(self):
+        """features, sigma and feature_seed shape Fourier inputs: given for another encoding, they are refused."""
+        fields = Job.__dataclass_fields__
+        given = [k for k in ("features", "sigma", "feature_seed") if getattr(self, k) != fields[k].default]
+        if given and make_encoding(self.encoding)["kind"] != "fourier":
+            raise MorphError(f"{', '.join(given)} only shape{'s' if len(given) == 1 else ''} Fourier inputs, and "
+                             f"encoding {self.encoding} has none: drop {', '.join(given)}, or use encoding fourier")
+
+    def _exactly_the_seed(self):
+        """Set SEED_EXACT; an option given otherwise (encoding plain, a batch) is refused, not silently replaced."""
+        fields = Job.__dataclass_fields__
+        clash = [k for k, v in SEED_EXACT.items() if getattr(self, k) not in (v, fields[k].default)]
+        if clash:
+            given = ", ".join(f"{k} {getattr(self, k)!r}" for k in clash)
+            raise MorphError(f"seed_exact is the original project's net exactly ({_listed(SEED_EXACT)}): it cannot "
+                             f"take {given}; drop seed_exact or those options")
+        for k, v in SEED_EXACT.items():
+            setattr(self, k, v)
 
     def name(self) -> str:
         """The weights' name: the picture's number, or a path's file name; a numbered file from elsewhere may not
         take the name of img/'s picture of that number."""
-        if str(self.picture).isdigit():
+        if checks.number(str(self.picture)) is not None:
             return str(int(self.picture))
         path = Path(self.picture)
-        mine = numbered_images(Path(self.root) / self.img_dir).get(int(path.stem)) if path.stem.isdigit() else None
-        if mine is not None and mine.resolve() != path.resolve():
-            raise MorphError(f"{path} would be saved as the net of {mine}: copy it into {mine.parent}/ under a "
+        number = checks.number(path.stem)
+        mine = pictures_by_number(Path(self.root) / self.img_dir).get(number, []) if number is not None else []
+        mine = [p for p in mine if p.resolve() != path.resolve()]
+        if mine:
+            raise MorphError(f"{path} would be saved as the net of {mine[0]}: copy it into {mine[0].parent}/ under a "
                              "free number, or rename it")
         return path.stem
 
@@ -111,6 +153,9 @@ def learn(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None):
     """Train `job`'s picture (`target`, if already loaded) and save the best weights, also when stopped or
     interrupted, holding the picture's lock throughout. A net better than this run's stays unless
     `job.replace`; this run's then goes into its history. Returns (result, path of the file holding the new net)."""
+    checks.instance("job", job, Job, "a Job (the picture and how to learn it)")
+    checks.stop_event("stop", stop), checks.function("on_epoch", on_epoch), checks.optional(checks.pixels, "target",
+                                                                                             target)
     with lock(job.out_path()):
         result, target = trained(job, stop=stop, on_epoch=on_epoch, time_limit=time_limit, target=target)
         return result, save(job, result, target)

@@ -73,9 +73,11 @@ def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0,
     encoding names its own default activation and biases (encoding.ENCODINGS). `init` is one of INITS."""
     checks.choice("init", init, INITS)
     hidden = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN)
-    enc = encoding or make_encoding("plain")
-    kind = ENCODINGS[enc["kind"]]
-    activation = checks.choice("activation", activation or kind.activation, ACTIVATIONS)
+    enc = make_encoding("plain") if encoding is None else checks.instance(
+        "encoding", encoding, dict, "an encoding that encoding.make_encoding makes (or None: plain)")
+    kind = ENCODINGS[checks.choice("encoding kind", enc.get("kind"), ENCODINGS)]
+    biases, seed = checks.optional(checks.flag, "biases", biases), checks.whole("seed", seed, 0)
+    activation = checks.choice("activation", kind.activation if activation is None else activation, ACTIVATIONS)
     biases = kind.biases if biases is None else biases
     rng = np.random.default_rng(seed)
     sizes = [input_size(enc), hidden, hidden, 3]

@@ -24,6 +24,7 @@ from .errors import MorphError
 from .files import lock
 from .images import numbered_images
 from .learn import Job, learn, save, trained
+from .sequence import number_range
 from .weights import weights_dir
 
 # Set in a LocalCluster's worker processes before they start: one BLAS thread each (2 workers on 2 cores must not
@@ -53,32 +54,49 @@ class Outcome:
 
 
 def pictures(items, job: Job = None) -> list:
-    """Jobs for `items`: picture numbers ("3"), ranges ("5-9"), paths, and folders (their numbered pictures; the
-    folder becomes the jobs' img_dir), each a copy of `job` (default Job()) with its picture; Jobs as they are."""
-    job = job or Job()
-    jobs = [j for item in ([items] if isinstance(items, (str, Path, int)) else items) for j in _jobs(item, job)]
+    """Jobs for `items`: picture numbers ("3"), ranges ("5-9"), paths, and folders (their numbered pictures, by
+    path), each a copy of `job` (default Job()) with its picture; Jobs as they are. Two that would be saved into
+    one weights file are refused."""
+    job = Job() if job is None else checks.instance("job", job, Job, "a Job (the settings of every picture)")
+    items = [items] if isinstance(items, (str, Path, int, Job)) else checks.instance(
+        "items", items, (list, tuple), "picture numbers, files or folders (a list of them)")
+    jobs = [j for item in items for j in _jobs(item, job)]
     if not jobs:
         raise MorphError("no pictures given: name numbers (1 2 5-9), files or a folder")
+    _one_each(jobs)
     return jobs
+
+
+def _one_each(jobs):
+    """Refuse two jobs that would save into one weights file (1 twice, or photos/1.png and photos/1.jpg)."""
+    seen = {}
+    for j in jobs:
+        try:
+            path = j.out_path()
+        except MorphError:  # fails alone, saying why, when it is learned
+            continue
+        if path in seen:
+            raise MorphError(f"pictures {seen[path].picture} and {j.picture} would both be learned into {path}: "
+                             "name each picture once, and give pictures of one number (1.png, 1.jpg) different "
+                             "numbers")
+        seen[path] = j
 
 
 def _jobs(item, job: Job) -> list:
     if isinstance(item, Job):
         return [item]
+    checks.picture("items", item)
     text, folder = str(item), Path(job.root) / str(item)
-    span = re.fullmatch(r"(\d+)-(\d+)", text)
-    if span:
-        first, last = int(span[1]), int(span[2])
-        if last < first or last - first >= checks.MAX_FRAMES:
-            raise MorphError(f"pictures {text}: give a range from a smaller number to a bigger one, like 5-9, "
-                             f"of fewer than {checks.MAX_FRAMES:,} pictures")
-        return [dataclasses.replace(job, picture=n) for n in range(first, last + 1)]
-    if text.isdigit() or not folder.is_dir():
+    numbers = number_range(text)
+    if numbers is not None:
+        return [dataclasses.replace(job, picture=n) for n in numbers]
+    if checks.number(text) is not None or not folder.is_dir():
         return [dataclasses.replace(job, picture=item)]
     found = numbered_images(folder)
     if not found:
         raise MorphError(f"{folder}/ holds no numbered pictures (1.png, 2.jpg, ...): name them by number")
-    return [dataclasses.replace(job, picture=n, img_dir=str(item)) for n in found]
+    # each by its path: as picture n of img/, it would replace that picture's net (Job.name refuses a clash)
+    return [dataclasses.replace(job, picture=str(path)) for path in found.values()]
 
 
 def learn_all(items, job: Job = None, *, client=None, time_limit=None, on_picture=None) -> list:
@@ -87,8 +105,9 @@ def learn_all(items, job: Job = None, *, client=None, time_limit=None, on_pictur
     process). on_picture(outcome, done, total) as each picture ends. Returns the Outcomes in the pictures' order;
     a picture that fails (a bad file, a diverged net, a dead worker) fails alone. Ctrl-C stops the run, with the
     best nets so far of the pictures under way saved as a single `learn` saves them."""
-    todo = pictures(items, job)
+    todo, client = pictures(items, job), checked(client)
     time_limit = checks.optional(checks.real, "time_limit", time_limit, 0)
+    on_picture = checks.function("on_picture", on_picture)
     names = [j.name() if _named(j) else str(j.picture) for j in todo]
     done = {}
 
@@ -138,7 +157,9 @@ def _learn_on_cluster(client, todo, names, finish, time_limit):
         futures = {}
         for i, job in enumerate(todo):
             try:
-                job = dataclasses.replace(job, root=str(Path(job.root).resolve()))  # as the workers see it
+                job = dataclasses.replace(job, root=str(Path(job.root).resolve()),  # as the workers see them
+                                          picture=job.picture if checks.number(str(job.picture)) is not None else
+                                          str(Path(job.picture).resolve()))
                 locks.enter_context(lock(job.out_path()))
             except MorphError as e:
                 finish(i, Outcome(names[i], error=str(e)))
@@ -347,6 +368,13 @@ def _why(error) -> str:
         return "something else listens there"
     text = error.strerror or str(error).split(">: ")[-1].strip()
     return text.splitlines()[0] if text else f"no answer within {SCHEDULER_TIMEOUT_S} s"
+
+
+def checked(client):
+    """`client` if it is None or a Dask client (what client() yields), else a MorphError."""
+    if client is not None and not callable(getattr(client, "submit", None)):
+        raise MorphError(f"client {client!r} is not a Dask client: give the one parallel.client() yields, or None")
+    return client
 
 
 def _workers_of(client) -> int:

@@ -22,6 +22,9 @@ def render(net: Net, height: int, width: int = None, *, window=(FULL, FULL), chu
     less to copy). `window` = (x, y): the (lo, hi) of the picture's coordinates to show (default: all of it).
     Computed on `device` (default: where the net's weights are) in blocks of `chunk` pixels (default:
     RENDER_CHUNK of the device), copied once."""
+    checks.instance("net", net, Net, "a Net (init_net, load_net and train make them)")
+    window, chunk = checks.window("window", window), checks.optional(checks.whole, "chunk", chunk, 1, checks.MAX_PIXELS)
+    uint8, rounding = checks.flag("uint8", uint8), checks.flag("rounding", rounding)
     return render_morph(net, None, [0.0], height, width, window=window, chunk=chunk, device=device, uint8=uint8,
                         rounding=rounding)[0]
 

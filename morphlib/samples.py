@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .images import numbered_images, save_image
+from . import checks
+from .images import pictures_by_number, save_image
 
 SIZE = 128
 SCALE = 4  # draw big, then shrink: smooth edges
@@ -76,6 +77,7 @@ SAMPLES = {1: sunset, 2: blobs, 3: logo, 4: photo}
 def write_samples(folder="img", *, force=False) -> tuple:
     """Draw the sample pictures into `folder` as 1.png, 2.png, ...; pictures already there are kept unless
     `force`. Returns (paths written, paths kept)."""
-    have = {} if force else numbered_images(folder)
+    folder, force = checks.path("folder", folder), checks.flag("force", force)
+    have = {} if force else {n: paths[0] for n, paths in pictures_by_number(folder).items()}
     written = [save_image(Path(folder) / f"{n}.png", make()) for n, make in SAMPLES.items() if n not in have]
     return written, [have[n] for n in SAMPLES if n in have]

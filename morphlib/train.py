@@ -49,6 +49,8 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     within one), Ctrl-C or a diverging loss; returns the best net, its weights on the host."""
     checks.choice("optimizer", optimizer, OPTIMIZERS)
     checks.choice("backprop", backprop, BACKPROPS)
+    checks.instance("net", net, Net, "a Net (init_net and load_net make them)"), checks.pixels("image", image)
+    checks.stop_event("stop", stop), checks.function("on_epoch", on_epoch)
     xp = net.xp if device is None else namespace(device)
     home, dev = net.xp, net.to(xp)
     batch = BATCH[kind(xp)] if batch is None else batch

@@ -1,5 +1,4 @@
 """Transitions: interpolate every weight from net A to net B, sequences, frame plans, and rendering them."""
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,14 +10,14 @@ from .backend import namespace
 from .encoding import ENCODINGS, FIT, view
 from .errors import MorphError
 from .files import atomic_path, lock
-from .movie import GIF_SIZE, Movie
+from .movie import FPS, GIF_SIZE, Movie, check_fps, check_mp4_size
 from .net import Net, check_compatible, interpolate
 from .render import BLEND, BLENDS, render_morph, render_warped
+from .sequence import Link, parse_sequence
 from .warp import POINTS_DIR, WARP, check_points, link_warp, read_points
-from .weights import load_numbered, read_meta, weights_dir, weights_file
+from .weights import load_numbered, picture_shape, read_meta, weights_dir, weights_file
 
 DEMO_SEQUENCE = "1>2:24, 2>3:24, 3>4:24"
-MAX_FPS = 1000.0
 SCHEDULES = {
     "linear": lambda s: s,
     "smoothstep": lambda s: s * s * (3 - 2 * s),
@@ -26,57 +25,11 @@ SCHEDULES = {
 }
 
 
-@dataclass(frozen=True)
-class Link:
-    src: str
-    dst: str
-    steps: int
-
-
-_LINK = re.compile(r"\s*(\w+)\s*>\s*(\w+)\s*:\s*(-?\d+)\s*")
-_RANGE = re.compile(r"\s*(\d+)\s*-\s*(\d+)\s*:\s*(-?\d+)\s*")  # 1-30:48 = 1>2:48, 2>3:48, ..., 29>30:48
-
-
-def parse_sequence(text: str) -> list:
-    """'1>2:40, 2>3:40' -> Links (from, to, steps); '1-30:48' is the chain 1>2:48, ..., 29>30:48 (a folder of
-    pictures in order). Errors point at the spot."""
-    links, pos = [], 0
-    if not text.strip():
-        raise MorphError("the sequence is empty: write links like 1>2:40, 2>3:40 (from>to:steps)")
-    for part in text.split(","):
-        m = _LINK.fullmatch(part) or _RANGE.fullmatch(part)
-        if not m:
-            raise MorphError(_point(text, pos + len(part) - len(part.lstrip()),
-                                    "expected from>to:steps here, like 1>2:40 (or a chain like 1-30:48)"))
-        steps = int(m.group(3))
-        if steps < 2:
-            raise MorphError(_point(text, pos + m.start(3), f"a link needs at least 2 steps, not {steps}"))
-        ends = [m.group(1), m.group(2)] if m.re is _LINK else _chain(text, pos + m.start(1), m.group(1), m.group(2))
-        links += [Link(a, b, steps) for a, b in zip(ends, ends[1:])]
-        pos += len(part) + 1
-    return links
-
-
-def _chain(text, pos, first, last) -> list:
-    """Picture names first, first +- 1, ..., last; a chain of more than MAX_FRAMES pictures is refused."""
-    first, last = int(first), int(last)
-    if first == last:
-        raise MorphError(_point(text, pos, f"a chain goes from one picture to another, not {first}-{last}"))
-    if abs(last - first) >= checks.MAX_FRAMES:
-        raise MorphError(_point(text, pos, f"a chain of {abs(last - first) + 1:,} pictures is too long"))
-    step = 1 if last >= first else -1
-    return [str(n) for n in range(first, last + step, step)]
-
-
-def _point(text, pos, msg):
-    return f"bad sequence: {msg}\n  {text}\n  {' ' * pos}^"
-
-
 def frame_plan(links, schedule="linear", *, loop=False, pingpong=False, beyond=0.0) -> list:
     """(from, to, t) for every frame. A seam shared by two links is one frame; `loop` closes the chain back
     to its start without repeating the first frame; `beyond` carries the last link past its end (t > 1)."""
-    if schedule not in SCHEDULES:
-        raise MorphError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+    checks.choice("schedule", schedule, SCHEDULES)
+    loop, pingpong, links = checks.flag("loop", loop), checks.flag("pingpong", pingpong), parse_sequence(links)
     if not links:
         raise MorphError("the sequence is empty: give links like 1>2:40, 2>3:40 (from>to:steps)")
     if loop and links[-1].dst != links[0].src:
@@ -115,7 +68,8 @@ def load_nets(names, hidden, root=".") -> dict:
 
 def aspects(names, hidden, root=".") -> dict:
     """{name: width / height} of the pictures the nets learned (their weights' image_size; 1 if unknown)."""
-    sizes = {n: read_meta(weights_file(n, hidden, root)).get("image_size") for n in dict.fromkeys(names)}
+    files = {n: weights_file(n, hidden, root) for n in dict.fromkeys(names)}
+    sizes = {n: picture_shape(read_meta(path), path) for n, path in files.items()}
     return {n: s[1] / s[0] if s else 1.0 for n, s in sizes.items()}
 
 
@@ -234,7 +188,7 @@ def _draw(a, b, ts, size, shape, *, band=None, warp=None, blend=BLEND, **options
 
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
-                     fps=24, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
+                     fps=FPS, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
                      pingpong=False, beyond=0.0, align=False, warp=WARP, blend=BLEND, points=None, device="auto",
                      root=".", client=None, on_frame=None, on_note=None) -> dict:
     """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif and .mp4 and
@@ -246,35 +200,59 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     correspondences, `points` (pairs or a JSON file) those of a one-link sequence, `blend` (render.BLENDS) makes
     its frames; a line per link says where its pairs came from (or why it has none): passed to on_note(line) as it
     is known, and in the result's "notes"."""
-    links = parse_sequence(sequence) if isinstance(sequence, str) else sequence
+    links = parse_sequence(sequence)
     steps = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
-    fps = checks.real("fps", fps, above=0, high=MAX_FPS)
+    fps, out, root = check_fps(fps), checks.path("out", out), checks.path("root", root)
     gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
+    pngs = _pngs(gif, mp4, frames)
+    _no_effect({"fps": (fps, FPS, gif or mp4, "a movie (--gif, --mp4)"),
+                "gif_size": (gif_size, GIF_SIZE, gif, "a GIF (--gif)")})
+    align, on_frame = checks.flag("align", align), checks.function("on_frame", on_frame)
+    client = parallel.checked(client)
     names = [n for link in links for n in (link.src, link.dst)]
     nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
     frame = parse_size(size)
     view(frame, fit=fit)  # bad sizes and fits, a missing GPU, too little memory: refused before anything is removed
+    if mp4:
+        check_mp4_size(*frame)
     xp = namespace(device)
     checks.memory("frames of {}x{}".format(*frame), frame_memory(frame, mp4=mp4, workers=client is not None),
                   "give a smaller --size")
     warps, notes = link_warps(steps, nets, shapes, warp=warp, blend=blend, points=points,
-                              folder=weights_dir(hidden, root), on_note=on_note)
+                              folder=weights_dir(hidden, root), on_note=checks.function("on_note", on_note))
     plan = Plan.of(steps, nets, size, align=align, fit=fit, aspects=shapes, warps=warps, blend=blend)
     rendered = plan.render(device=xp, uint8=True) if client is None else parallel.frames(client, plan, device=xp)
-    pngs = not (gif or mp4) if frames is None else frames
-    movies = {k: Path(out) / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
-    folder, digits = Path(out) / name, max(4, len(str(len(steps))))
-    with checks.disk_errors(), lock(folder, f"{folder} is being written"):  # one run per --out and --name
+    movies = {k: out / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
+    folder, digits = out / name, max(4, len(str(len(steps))))
+    with checks.disk_errors(), lock(folder, str(folder), "written"):  # one run per --out and --name
+        listed = _listed_movies(out, movies.values())
         result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(steps) + 1)])
-                  if pngs else 0,
-                  "removed_movies": _remove_movies(out, name, [k for k in ("gif", "mp4") if k not in movies])}
+                  if pngs else 0, "removed_movies": _claim_movies(out, name, movies.values(), listed)}
         with Movie(fps, **movies, folder=folder if pngs else None, digits=digits, gif_size=gif_size) as movie:
             for i, rgb in enumerate(rendered, 1):
                 movie.add(rgb)
                 if on_frame:
                     on_frame(i, len(steps))
     return {**result, **movies, "frames": movie.pngs, "count": movie.count, "notes": notes}
+
+
+def _no_effect(options: dict):
+    """Refuse an option set away from its default when nothing uses it: {name: (value, default, used, what uses it)}."""
+    for name, (value, default, used, what) in options.items():
+        if value != default and not used:
+            raise MorphError(f"{name} {value:g} has no effect without {what}: ask for one, or leave {name} alone")
+
+
+def _pngs(gif, mp4, frames) -> bool:
+    """Whether numbered PNGs are written: `frames`, or when it is None, if no movie is asked for. Nothing at all
+    to write is refused."""
+    gif, mp4 = checks.flag("gif", gif), checks.flag("mp4", mp4)
+    pngs = not (gif or mp4) if frames is None else checks.flag("frames", frames)
+    if not (gif or mp4 or pngs):
+        raise MorphError("frames=False (--no-frames) and no movie: nothing would be written; ask for a GIF or an MP4 "
+                         "(--gif, --mp4), or leave the frames on")
+    return pngs
 
 
 def link_warps(plan, nets, shapes, *, warp=WARP, blend=BLEND, points=None, folder=".", on_note=None) -> tuple:
@@ -307,12 +285,33 @@ def summary(result) -> list:
     return [f"{result['count']} frames{pngs}"] + [f"{k.upper()}: {result[k]}" for k in ("gif", "mp4") if k in result]
 
 
-def _remove_movies(out, name, kinds) -> list:
-    """Remove <out>/<name>.<kind> that an earlier run wrote (the paths this run writes movies to: a stale one
-    would pass for this run's); returns the removed paths."""
-    old = [p for p in (Path(out) / f"{name}.{kind}" for kind in kinds) if p.is_file()]
+MOVIES = ".morphlib-movies"  # in an output folder: the movies morphlib wrote there, one name per line
+
+
+def _listed_movies(out: Path, paths) -> set:
+    """The movies listed in <out>/MOVIES; a file at one of `paths` (this run's movies) that is not listed is not
+    morphlib's, and is refused before anything changes."""
+    manifest = out / MOVIES
+    listed = set(manifest.read_text(errors="replace").split()) if manifest.is_file() else set()
+    foreign = [str(p) for p in paths if p.name not in listed and p.exists()]
+    if foreign:
+        raise MorphError(f"{' and '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not a movie morphlib wrote "
+                         "(or one an older morphlib wrote, which kept no list of its movies): pick another --name or "
+                         "--out, or move it away")
+    return listed
+
+
+def _claim_movies(out: Path, name, paths, listed) -> list:
+    """List this run's movies `paths` in <out>/MOVIES, and remove the other movies of `name` listed there (a stale
+    one would pass for this run's); returns the removed paths."""
+    old = [out / f"{name}.{k}" for k in ("gif", "mp4") if out / f"{name}.{k}" not in paths]
+    old = [p for p in old if p.name in listed and p.is_file()]
     for p in old:
         p.unlink()
+    names = sorted(listed - {p.name for p in old} | {p.name for p in paths})
+    if names != sorted(listed):
+        with atomic_path(out / MOVIES) as tmp:
+            Path(tmp).write_text("".join(f"{n}\n" for n in names))
     return old
 
 

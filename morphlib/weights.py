@@ -1,6 +1,7 @@
 """The W-<H>/ store: one .npz per picture with metadata, atomic saves, strict loads, the original .npy layout, a
 lock per picture and a short history of replaced nets."""
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checks
 from .encoding import ENCODINGS, describe, input_size
 from .errors import MorphError
 from .files import atomic_path, lock
@@ -21,7 +23,7 @@ PARAMS = {f"{w}{k}" for w in "Wb" for k in LAYERS}
 
 
 def weights_dir(hidden: int, root=".") -> Path:
-    return Path(root) / f"W-{int(hidden)}"
+    return checks.path("root", root) / f"W-{checks.whole('hidden size', hidden, 1, checks.MAX_HIDDEN)}"
 
 
 def weights_file(n, hidden: int, root=".") -> Path:
@@ -30,7 +32,8 @@ def weights_file(n, hidden: int, root=".") -> Path:
 
 def save_net(net: Net, path, **meta) -> Path:
     """Write the net and its metadata to `path` (.npz) atomically: a crash never leaves half a file."""
-    path = Path(path)
+    path = checks.path("path", path)
+    checks.instance("net", net, Net, "a Net (init_net, load_net and train make them)")
     enc = {k: v for k, v in net.encoding.items() if k != "B"}
     info = {"format": FORMAT, "hidden": net.hidden, "activation": net.activation, "encoding": enc,
             "layers": [input_size(net.encoding), net.hidden, net.hidden, 3], **meta}
@@ -45,7 +48,8 @@ def save_net(net: Net, path, **meta) -> Path:
 
 def load_net(path, hidden: int = None) -> tuple:
     """(net, metadata) from a .npz written by save_net; refuses pickles, other H and newer formats."""
-    path = Path(path)
+    path = checks.path("path", path)
+    hidden = checks.optional(checks.whole, "hidden size", hidden, 1, checks.MAX_HIDDEN)
     if not path.is_file():
         raise MorphError(f"weights {path} not found")
     try:
@@ -57,6 +61,7 @@ def load_net(path, hidden: int = None) -> tuple:
     except (OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError) as e:  # zip damage
         raise MorphError(f"{path} is damaged or not a morphlib weights file ({e}); retrain it") from None
     meta = _meta(path, arrays.pop("meta", None))
+    picture_shape(meta, path)
     net = _net_from(path, arrays, meta)
     if hidden is not None and net.hidden != int(hidden):
         raise MorphError(f"{path} holds a net with H={net.hidden}, not H={hidden}: use hidden={net.hidden}, "
@@ -88,13 +93,15 @@ def _meta(path, raw) -> dict:
 
 
 def _net_from(path, arrays, meta) -> Net:
-    enc = dict(meta.get("encoding", {}))
-    if enc.get("kind") not in ENCODINGS or meta.get("activation") not in ACTIVATIONS:
-        raise MorphError(f"{path} names an unknown encoding or activation ({meta}); retrain it")
+    enc, activation = meta.get("encoding"), meta.get("activation")
+    if not (isinstance(enc, dict) and isinstance(enc.get("kind"), str) and enc["kind"] in ENCODINGS
+            and isinstance(activation, str) and activation in ACTIVATIONS):
+        raise MorphError(f"{path} names an unknown encoding or activation ({checks.brief(meta)}); retrain it")
+    enc = dict(enc)
     if enc["kind"] == "fourier":
         enc["B"] = _frequencies(path, arrays.pop("fourier_B", None), enc)
     extra = ", ".join(sorted(arrays.keys() - PARAMS))
-    if extra or any(v.dtype.kind not in "fiu" for v in arrays.values()):
+    if extra or any(not isinstance(v, np.ndarray) or v.dtype.kind not in "fiu" for v in arrays.values()):
         raise MorphError(f"{path} holds arrays a morphlib net does not have ({extra or 'not numbers'}); retrain it")
     params = {k: v.astype(np.float32) for k, v in arrays.items()}
     _check_shapes(path, params, enc)
@@ -113,11 +120,25 @@ def _frequencies(path, B, enc) -> np.ndarray:
     return B.astype(np.float32)
 
 
+def picture_shape(meta: dict, path) -> tuple:
+    """(height, width) of the picture a net learned, from its metadata; None for older files, which did not say."""
+    shape = meta.get("image_size")
+    if shape is None:
+        return None
+    if not (isinstance(shape, list) and len(shape) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= checks.MAX_SIDE for v in shape)):
+        raise MorphError(f"{path} has a damaged image_size {shape!r} in its metadata (not [height, width] in "
+                         "pixels); retrain it")
+    return tuple(shape)
+
+
 def _check_shapes(path, p, enc):
     try:
         want_in = input_size(enc)
         h = p["W2"].shape[0]
+        biases = [f"b{k}" in p for k in LAYERS]
         ok = (p["W1"].shape == (want_in, h) and p["W2"].shape == (h, h) and p["W3"].shape == (h, 3)
+              and (all(biases) or not any(biases))
               and all(p[f"b{k}"].shape == (s,) for k, s in zip(LAYERS, (h, h, 3)) if f"b{k}" in p)
               and all(np.all(np.isfinite(v)) for v in p.values()))
     except (KeyError, IndexError):
@@ -129,7 +150,7 @@ def _check_shapes(path, p, enc):
 def load_legacy(folder, n, hidden: int = None) -> Net:
     """The original project's W-<H>/w<n>_1.npy (wih), _2 (whh), _3 (who): sigmoid units, no biases; with `hidden`,
     a net of another H is refused."""
-    files = [Path(folder) / f"w{n}_{k}.npy" for k in LAYERS]
+    files = [checks.path("folder", folder) / f"w{n}_{k}.npy" for k in LAYERS]
     try:
         wih, whh, who = (_npy(f) for f in files)
     except (OSError, ValueError, EOFError) as e:
@@ -194,26 +215,35 @@ def entry(path) -> Entry:
         when = datetime.strptime(stamp, "%Y%m%d-%H%M%S-%f")
     except ValueError:
         pass
-    return Entry(Path(path), meta.get("psnr"), meta.get("epochs"), f"{when:%Y-%m-%d %H:%M:%S}")
+    epochs = meta.get("epochs") if checks.number(str(meta.get("epochs"))) is not None else None
+    return Entry(Path(path), _score(meta), epochs, f"{when:%Y-%m-%d %H:%M:%S}")
+
+
+def _score(meta: dict):
+    """The PSNR a file's metadata records, None if it records none (or something else)."""
+    psnr = meta.get("psnr")
+    ok = isinstance(psnr, (int, float)) and not isinstance(psnr, bool) and math.isfinite(psnr)
+    return float(psnr) if ok else None
 
 
 def read_meta(path) -> dict:
     """The metadata of a weights file, {} if it has none readable (nothing else is loaded)."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return json.loads(str(z["meta"]))
+            meta = json.loads(str(z["meta"]))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _history_path(path, psnr) -> Path:
-    score = "unknown" if psnr is None else f"{float(psnr):.2f}dB"
+    score = "unknown" if psnr is None else f"{psnr:.2f}dB"
     return history_dir(path) / f"{datetime.now():%Y%m%d-%H%M%S-%f}_{score}.npz"
 
 
 def _archive(path: Path) -> Path:
     """Hard-link the net at `path` into its history: whole or not at all, and `path` stays until replaced."""
-    dest = _history_path(path, read_meta(path).get("psnr"))
+    dest = _history_path(path, _score(read_meta(path)))
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.link(path, dest)
@@ -244,21 +274,27 @@ def store(net: Net, path, **meta) -> Path:
 
 def store_apart(net: Net, path, **meta) -> Path:
     """Save `net` into the history of `path`, leaving the current net there; returns the history file."""
-    dest = save_net(net, _history_path(path, meta.get("psnr")), **meta)
+    dest = save_net(net, _history_path(path, _score(meta)), **meta)
     _prune(history_dir(path))
     return dest
+
+
+def _entry_at(name, hidden: int, index: int, root=".") -> Entry:
+    entries = history(name, hidden, root)
+    if not (isinstance(index, int) and 0 <= index < len(entries)):
+        have = f"0..{len(entries) - 1}" if entries else "none"
+        folder = history_dir(weights_file(name, hidden, root))
+        raise MorphError(f"picture {name} has no history entry {index!r} in {folder}/ "
+                         f"(have: {have}); `python -m morphlib nets {name} -H {hidden}` lists them")
+    return entries[index]
 
 
 def restore(name, hidden: int, index: int, root=".") -> Path:
     """Make history entry `index` (0 = newest) the current net again; the current one goes into history."""
     path = weights_file(name, hidden, root)
+    _entry_at(name, hidden, index, root)  # a missing entry is named before anything is written, the lock included
     with lock(path):
-        entries = history(name, hidden, root)
-        if not 0 <= index < len(entries):
-            have = f"0..{len(entries) - 1}" if entries else "none"
-            raise MorphError(f"picture {name} has no history entry {index} in {history_dir(path)}/ (have: {have}); "
-                             f"`python -m morphlib nets {name} -H {hidden}` lists them")
-        chosen = entries[index].path
+        chosen = _entry_at(name, hidden, index, root).path
         load_net(chosen, hidden)  # a damaged entry is refused before anything moves
         if path.is_file():
             _archive(path)

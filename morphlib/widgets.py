@@ -13,6 +13,7 @@ from IPython.display import display
 from PIL import Image
 
 from . import parallel
+from .checks import number
 from .errors import MorphError
 from .hybrid import BLUR_SIGMA, M_BLURRED, M_PRECISE, OUTPUT, Blender, kernel_size_for, match, pyramid
 from .images import fit_side, mark_points, png_bytes, save_image
@@ -346,7 +347,7 @@ def movie_view(result, width=None):
 
 
 def _natural(name):
-    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+    return (0, number(name), "") if number(name) is not None else (1, 0, name)
 
 
 def progress(description="frames"):

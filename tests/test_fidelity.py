@@ -94,13 +94,13 @@ def test_2_per_pixel_sgd_step_is_the_originals_update():
 
 def test_3_seed_mode_is_one_flag_away(workspace):
     a = parser().parse_args(["learn", "1", "--seed-exact", "--hidden", "9"])
-    job = Job(**{**options(a, Job), "root": workspace})
+    job = Job(**{**options(a, Job), "picture": a.picture[0], "root": workspace})  # as cli._learn makes it
     assert (job.encoding, job.init, job.optimizer, job.batch) == ("seed", "uniform", "sgd", 1)
     net = job.start_net()
     assert net.encoding == {"kind": "legacy"} and not net.has_biases and net.activation == "sigmoid"
     assert all(np.abs(w).max() <= 0.05 for w in net.params.values())
     a = parser().parse_args(["learn", "1", "--encoding", "seed", "--init", "uniform"])
-    assert Job(**options(a, Job)).start_net().encoding == {"kind": "legacy"}
+    assert Job(**{**options(a, Job), "picture": 1}).start_net().encoding == {"kind": "legacy"}
     cell = next(c for c in json.loads((REPO / "learn.ipynb").read_text())["cells"] if "parameters" in
                 c["metadata"].get("tags", []))
     assert any(line.startswith("SEED_EXACT = False") for line in cell["source"])

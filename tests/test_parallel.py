@@ -80,8 +80,8 @@ def test_one_job_runs_here_without_dask(workspace):
 def test_pictures_from_numbers_ranges_files_and_folders(workspace, capsys, monkeypatch):
     job = Job(root=str(workspace), **TINY)
     assert [j.picture for j in parallel.pictures(["3", "5-6", "img/2.png"], job)] == ["3", 5, 6, "img/2.png"]
-    assert [(j.picture, j.img_dir, j.name()) for j in parallel.pictures("img/", job)] == [
-        (n, "img/", str(n)) for n in (1, 2, 3, 4)]
+    assert [(j.picture, j.img_dir, j.name()) for j in parallel.pictures("img/", job)] == [  # by path, as learned
+        (str(workspace / "img" / f"{n}.png"), "img", str(n)) for n in (1, 2, 3, 4)]
     (workspace / "empty").mkdir()
     with pytest.raises(Exception, match="no numbered pictures"):
         parallel.pictures("empty", job)

@@ -8,14 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, nets_dir
+from conftest import REPO, gradient_picture, nets_dir
 from morphlib.cli import main
 from morphlib.errors import MorphError
 from morphlib.images import save_image
 from morphlib.learn import Job, learn
 from morphlib.net import init_net
+from morphlib.parallel import learn_all, pictures
 from morphlib.samples import write_samples
-from morphlib.transition import MANIFEST, write_transition
+from morphlib.transition import MANIFEST, MOVIES, write_transition
 from morphlib.weights import HISTORY, history, lock, restore, save_net, store, weights_file
 
 DEAD_PID = 999_999_999  # above any pid_max: no such process
@@ -31,6 +32,7 @@ LEARNER = """
 import sys, threading
 from pathlib import Path
 from morphlib.learn import Job, learn
+from morphlib.parallel import learn_all, pictures
 stop, go = threading.Event(), Path(sys.argv[1])
 result, path = learn(Job(picture=2, hidden=6, epochs=100000, root="."),
                      on_epoch=lambda *a: go.exists() and stop.set(), stop=stop)
@@ -164,21 +166,100 @@ def test_a_full_disk_during_learn_says_so_and_releases_the_lock(workspace, monke
     assert not (workspace / "W-6" / ".1.npz.lock").exists()
 
 
-def test_saves_are_flushed_and_killed_saves_are_cleaned_up(tmp_path, monkeypatch):
+# Files a user (or an older morphlib) may keep beside the nets and frames: never removed, however they look.
+LOOK_ALIKES = [".notes.draft.tmp", ".holiday.2019.edit.tmp.jpg", f".1.npz.{DEAD_PID}.abcd1234.tmp.npz",
+               ".1.npz.abcd1234.tmp.npz", "notes.tmp", ".tmp", "..tmp", f".1.npz.morphlib-{DEAD_PID}-abcd1234.tmp.png",
+               f".1.npz.morphlib-{DEAD_PID}-abcd123.tmp.npz", f".1.npz.morphlib-{DEAD_PID}-ABCD1234.tmp.npz",
+               ".1.npz.morphlib-12ab-abcd1234.tmp.npz", f"1.npz.morphlib-{DEAD_PID}-abcd1234.tmp.npz",
+               f".1.npz.morphlib-{DEAD_PID}-abcd1234.tmp.npz.bak", f".x.morphlib-{DEAD_PID}-abcd1234.tmpx",
+               f".1.npz.morphlib-{DEAD_PID}-abcd1234.tmp.npz~", f".1.npz.morphlib-{DEAD_PID}-abcd1234.tmp.npz.tmp",
+               f".1.npz.Morphlib-{DEAD_PID}-abcd1234.tmp.npz", f".1.npz.morphlib-{DEAD_PID}0000-abcd1234.tmp.npz"]
+
+
+def test_saves_are_flushed_and_only_their_own_orphans_are_removed(tmp_path, monkeypatch):
     folder = tmp_path / "W-4"
     folder.mkdir()
-    dead = folder / f".1.npz.{DEAD_PID}.abcd1234.tmp.npz"
-    old = folder / ".1.npz.abcd1234.tmp.npz"  # no pid, an hour old
-    live = folder / f".2.npz.{os.getpid()}.abcd1234.tmp.npz"  # a save in progress
-    mine = folder / "notes.tmp"
-    for p in (dead, old, live, mine):
+    dead = folder / f".1.npz.morphlib-{DEAD_PID}-abcd1234.tmp.npz"  # a save that was killed
+    live = folder / f".2.npz.morphlib-{os.getpid()}-abcd1234.tmp.npz"  # a save in progress
+    kept = [folder / n for n in LOOK_ALIKES] + [live]
+    for p in [dead, *kept]:
         p.write_bytes(b"half")
-    os.utime(old, (time.time() - 3600,) * 2)
+    (folder / f".3.npz.morphlib-{DEAD_PID}-abcd1234.tmp.npz").mkdir()  # a folder, and a link, named like one
+    (folder / f".4.npz.morphlib-{DEAD_PID}-abcd1234.tmp.npz").symlink_to(folder / "notes.tmp")
     synced = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
     save_net(init_net(4), folder / "1.npz")
-    assert synced and not dead.exists() and not old.exists() and live.exists() and mine.exists()
+    assert synced and not dead.exists() and all(p.read_bytes() == b"half" for p in kept)
+    assert {p.name for p in folder.iterdir()} == {"1.npz", *LOOK_ALIKES, live.name, f".3.npz.morphlib-{DEAD_PID}-"
+                                                  "abcd1234.tmp.npz", f".4.npz.morphlib-{DEAD_PID}-abcd1234.tmp.npz"}
+
+
+def test_a_transition_into_a_users_folder_keeps_their_hidden_files(tmp_path):
+    nets_dir(tmp_path, 4)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for n in LOOK_ALIKES:
+        (mine / n).write_bytes(b"the user's")
+    for _ in range(2):
+        write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", gif=True, frames=True, root=tmp_path)
+    assert all((mine / n).read_bytes() == b"the user's" for n in LOOK_ALIKES)
+    assert {p.name for p in mine.iterdir()} == {*LOOK_ALIKES, "t", "t.gif", MOVIES}
+
+
+def test_movies_only_replace_or_remove_what_morphlib_wrote(tmp_path, capsys):
+    nets_dir(tmp_path, 4)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for kind in ("gif", "mp4"):
+        (mine / f"holiday.{kind}").write_bytes(b"the user's")
+    for movie in ({"gif": True}, {"mp4": True}):
+        with pytest.raises(MorphError, match="holiday.(gif|mp4) is not a movie morphlib wrote .* move it away"):
+            write_transition("1>2:2", hidden=4, size=8, out=mine, name="holiday", root=tmp_path, **movie)
+    r = write_transition("1>2:2", hidden=4, size=8, out=mine, name="holiday", root=tmp_path)  # frames only
+    assert r["removed_movies"] == [] and all((mine / f"holiday.{k}").read_bytes() == b"the user's"
+                                             for k in ("gif", "mp4"))
+    first = write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", gif=True, mp4=True, root=tmp_path)
+    again = write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", gif=True, root=tmp_path)
+    assert again["removed_movies"] == [first["mp4"]] and again["gif"].read_bytes()[:3] == b"GIF"
+    assert (mine / MOVIES).read_text().split() == ["t.gif"]
+
+
+def test_a_folder_of_pictures_never_replaces_the_nets_of_img(workspace):
+    """learn photos/ learns photos/1.png by its path, as learn photos/1.png does: img/1.png's net stays."""
+    path = store(init_net(6, seed=1), weights_file(1, 6, workspace), psnr=30.0, source="img/1.png")
+    before = path.read_bytes()
+    photos = workspace / "photos"
+    photos.mkdir()
+    save_image(photos / "1.png", np.zeros((8, 8, 3), np.float32))
+    save_image(photos / "7.png", gradient_picture(8, 8))
+    job = Job(hidden=6, epochs=3, encoding="plain", root=workspace)
+    outcomes = learn_all(["photos"], job, jobs=1)
+    assert outcomes[0].name.endswith("photos/1.png") and outcomes[1].name == "7"
+    assert outcomes[0].failed and not outcomes[1].failed
+    assert "photos/1.png would be saved as the net of" in outcomes[0].error and path.read_bytes() == before
+    with pytest.raises(MorphError, match="would be saved as the net of"):
+        learn(Job(picture=photos / "1.png", hidden=6, epochs=1, root=workspace))
+
+
+def test_two_pictures_of_one_number_are_refused(workspace):
+    photos = workspace / "photos"
+    for ext in ("png", "jpg"):
+        save_image(photos / f"8.{ext}", np.zeros((8, 8, 3), np.float32))
+    job = Job(hidden=6, epochs=1, encoding="plain", root=workspace)
+    with pytest.raises(MorphError, match=r"8.jpg and .*8.png are all picture 8 in .*photos/: rename all but one"):
+        learn_all(["photos"], job, jobs=1)
+    with pytest.raises(MorphError, match="are all picture 8"):
+        learn(Job(picture=8, hidden=6, img_dir="photos", root=workspace))
+    with pytest.raises(MorphError, match="would both be learned into .*W-6/8.npz"):
+        pictures([str(photos / "8.png"), str(photos / "8.jpg")], job)
+    with pytest.raises(MorphError, match="would both be learned into"):
+        pictures(["3", "1-4"], job)
+    save_image(workspace / "img" / "8.jpg", np.zeros((8, 8, 3), np.float32))  # img/ has an 8 too
+    with pytest.raises(MorphError, match="would be saved as the net of .*img/8.jpg"):
+        learn(Job(picture=photos / "8.png", hidden=6, root=workspace))
+    assert Job(picture=3, root=workspace).source().name == "3.png"
+    assert not list(workspace.glob("W-6/*"))  # nothing learned, no lock left
 
 
 def test_frames_only_remove_what_morphlib_wrote(tmp_path):
