@@ -19,6 +19,7 @@ from .net import ACTIVATIONS, BACKPROPS, INITS
 from .optim import OPTIMIZERS, describe_rates
 from .render import BLENDS
 from .samples import write_samples
+from .train import FLOOR, SAMPLINGS, SCHEDULES
 from .warp import POINTS_DIR, WARPS
 
 
@@ -214,8 +215,10 @@ def _learn_parser(sub):
     lp.add_argument("picture", nargs="+", help="picture numbers in img/ (3, or 1 2 5-9), paths (img/3.png), or a "
                     "folder (its numbered pictures)")
     lp.add_argument("--hidden", "-H", type=int, help="hidden layer size H (default %(default)s)")
-    lp.add_argument("--epochs", type=int, help="at most this many epochs (default %(default)s)")
-    lp.add_argument("--time", type=float, default=None, help="stop after this many seconds")
+    lp.add_argument("--epochs", type=int,
+                    help="at most this many epochs, over which the rate's schedule runs (default %(default)s)")
+    lp.add_argument("--time", type=float, default=None,
+                    help="stop after this many seconds (the rate's schedule ends by then)")
     lp.add_argument("--encoding", choices=list(NAMES),
                     help="fourier (default): sharp pictures; plain: soft, inputs (x, y, 1); seed: the original "
                     "project's net and inputs (row/h + 0.1, col/w + 0.1, 1), whole pixels")
@@ -228,6 +231,10 @@ def _learn_parser(sub):
     lp.add_argument("--activation", choices=list(ACTIVATIONS), help="hidden units (default: "
                     + ", ".join(f"{ENCODINGS[k].activation} for {n}" for n, k in NAMES.items()) + ")")
     lp.add_argument("--lr", type=float, help=f"learning rate (default: {describe_rates()})")
+    lp.add_argument("--lr-schedule", choices=SCHEDULES, help=f"the rate over the run: cosine, a warm-up then down "
+                    f"to {FLOOR * 100:g}%% of --lr; or constant (default %(default)s)")
+    lp.add_argument("--sampling", choices=SAMPLINGS, help="an epoch's pixels: error, more of those the net gets "
+                    "worst; or uniform, each once (default %(default)s)")
     lp.add_argument("--batch", type=int,
                     help=f"pixels per step (default: {BATCH['cpu']} on a CPU, {BATCH['gpu']} on a GPU)")
     lp.add_argument("--optimizer", choices=list(OPTIMIZERS), help="(default %(default)s)")

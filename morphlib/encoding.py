@@ -94,16 +94,25 @@ def _legacy(xy, enc):
     return _with_one(xy, xy[:, 1:2] + 0.1, xy[:, :1] + 0.1)
 
 
+ENCODE_ROWS = 1 << 16  # Fourier features made this many rows at a time on numpy
+
+
 def _fourier(xy, enc):
-    """(sin 2 pi xy B, cos 2 pi xy B)."""
+    """(sin 2 pi xy B, cos 2 pi xy B); on numpy, ENCODE_ROWS rows at a time into the result (a whole picture's
+    2 pi xy B at once would cost half the features' memory again: 1 GB at 1024x1024)."""
     xp = array_namespace(xy)
-    proj = xy @ xp.asarray(enc["B"], dtype=xy.dtype)
-    proj *= 2 * np.pi
-    if not isinstance(proj, np.ndarray):
+    B = xp.asarray(enc["B"], dtype=xy.dtype)
+    if not isinstance(xy, np.ndarray):
+        proj = xy @ B
+        proj *= 2 * np.pi
         return xp.concat([xp.sin(proj), xp.cos(proj)], axis=1)
-    out = np.empty((xy.shape[0], 2 * enc["features"]), np.float32)
-    np.sin(proj, out=out[:, :enc["features"]])
-    np.cos(proj, out=out[:, enc["features"]:])
+    f = enc["features"]
+    out = np.empty((xy.shape[0], 2 * f), np.float32)
+    for i in range(0, xy.shape[0], ENCODE_ROWS):
+        proj = xy[i:i + ENCODE_ROWS] @ B
+        proj *= 2 * np.pi
+        np.sin(proj, out=out[i:i + ENCODE_ROWS, :f])
+        np.cos(proj, out=out[i:i + ENCODE_ROWS, f:])
     return out
 
 

@@ -13,12 +13,15 @@ from .images import fit_side, image_path, load_image, pictures_by_number
 from .net import ACTIVATIONS, BACKPROPS, INITS, init_net
 from .optim import OPTIMIZERS, default_lr
 from .render import fit_error
-from .train import train
+from .train import SAMPLINGS, SCHEDULES, train
 from .weights import load_net, load_numbered, store, store_apart, weights_file
 
-LEARN_SIDE = 256  # bigger pictures are shrunk for learning: the net renders any size later
+# Bigger pictures are shrunk for learning: the net renders any size later. At learn's defaults a 512 px photo
+# takes about as long as a 256 px one did before them, and shows more in a video (bench/learn.py, grace_hopper@256).
+LEARN_SIDE = 512
 # The original project's net exactly (and its targets, seed_targets())
-SEED_EXACT = {"encoding": "seed", "activation": "sigmoid", "init": "uniform", "optimizer": "sgd", "batch": 1}
+SEED_EXACT = {"encoding": "seed", "activation": "sigmoid", "init": "uniform", "optimizer": "sgd", "batch": 1,
+              "lr_schedule": "constant", "sampling": "uniform"}
 
 
 def _listed(options: dict) -> str:
@@ -41,9 +44,11 @@ class Job:
     sigma: float = FOURIER_SIGMA
     feature_seed: int = FEATURE_SEED  # draws the Fourier frequencies: nets that morph together must share it
     activation: str = None  # default: sigmoid for plain, relu for fourier
-    epochs: int = 200
-    lr: float = None  # default: optim.default_lr for the optimizer, encoding and device
-    batch: int = None  # default: backend.BATCH of the device (1024 pixels on a CPU, 65536 on a GPU)
+    epochs: int = 60
+    lr: float = None  # default: optim.default_lr for the optimizer, encoding and device; a cosine schedule's peak
+    lr_schedule: str = SCHEDULES[0]  # train.SCHEDULES: the rate over the run (bench/learn.py measures them)
+    sampling: str = SAMPLINGS[0]  # train.SAMPLINGS: which pixels an epoch shows
+    batch: int = None  # default: backend.BATCH of the device (512 pixels on a CPU, 65536 on a GPU)
     optimizer: str = "adam"
     backprop: str = "exact"
     seed: int = 0  # initial weights and shuffling; the same seed for all pictures gives smoother morphs
@@ -69,7 +74,7 @@ class Job:
         self.hidden = checks.whole("hidden size", self.hidden, 1, checks.MAX_HIDDEN)
         make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
         for option, names in (("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("backprop", BACKPROPS),
-                              ("init", INITS)):
+                              ("init", INITS), ("lr_schedule", SCHEDULES), ("sampling", SAMPLINGS)):
             if option != "activation" or self.activation is not None:
                 checks.choice(option, getattr(self, option), names)
         if isinstance(self.device, str):
@@ -167,8 +172,8 @@ def trained(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None)
     target = job.target() if target is None else target
     net, xp = job.start_net(), namespace(job.device)
     result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(xp),
-                   optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, time_limit=time_limit,
-                   stop=stop, on_epoch=on_epoch, device=xp)
+                   optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, schedule=job.lr_schedule,
+                   sampling=job.sampling, time_limit=time_limit, stop=stop, on_epoch=on_epoch, device=xp)
     return result, target
 
 

@@ -172,16 +172,17 @@ def forward(net: Net, X, keep=False):
 BACKPROPS = ("exact", "book")
 
 
-def gradients(net: Net, X, T, backprop="exact"):
-    """Gradients of 0.5 * mean_n sum_c (y - t)^2, and the batch's mean squared error.
+def gradients(net: Net, X, T, backprop="exact", *, per_pixel=False):
+    """Gradients of 0.5 * mean_n sum_c (y - t)^2, and the batch's mean squared error (per_pixel=True: each
+    pixel's squared error summed over its channels, an (N,) array, instead).
 
     backprop="book": T. Rashid's original, which passes the raw error (without the output's
     derivative) back to the hidden layers; "exact" moves the derivative into the passed-back error.
-    The error is a 0-d array where X is (on a GPU: no wait for it)."""
+    The error is an array where X is (on a GPU: no wait for it)."""
     xp = array_namespace(X)
     acts = forward(net, X, keep=True)
     err = acts[-1] - T
-    mse = xp.mean(err * err)
+    mse = xp.sum(err * err, axis=1) if per_pixel else xp.mean(err * err)
     err /= X.shape[0]
     delta = err * ACTIVATIONS["sigmoid"].derivative(acts[-1])
     derivative = ACTIVATIONS[net.activation].derivative

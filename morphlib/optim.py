@@ -39,10 +39,11 @@ class Adam:
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
-# Rates that differ from the optimizer's own LR, by (optimizer, encoding kind, device kind). Fourier nets with Adam:
-# 0.003 at a CPU's batch by bench/quality.py; 0.01 at a GPU's batch (backend.BATCH), best of 0.003, 0.01 and 0.03
-# at batch 65536 (measured on a CPU).
-RATES = {("adam", "fourier", "cpu"): 0.003, ("adam", "fourier", "gpu"): 0.01}
+# Rates that differ from the optimizer's own LR, by (optimizer, encoding kind, device kind): none at present. Fourier
+# nets with Adam do best at Adam's own 0.01 as the peak of learn's cosine schedule on a CPU (bench/learn.py; 0.003
+# when the rate was constant), and at a GPU's batch (backend.BATCH) 0.01 was the best of 0.003, 0.01 and 0.03 at
+# batch 65536 (measured on a CPU).
+RATES = {}
 
 
 def default_lr(optimizer: str, encoding: str, device: str = "cpu") -> float:
@@ -52,5 +53,5 @@ def default_lr(optimizer: str, encoding: str, device: str = "cpu") -> float:
 
 def describe_rates() -> str:
     """The default rates in words, for help texts."""
-    special = ", ".join(f"{o} {lr:g} for {e} nets on a {d.upper()}" for (o, e, d), lr in RATES.items())
-    return ", ".join(f"{name} {cls.LR:g}" for name, cls in OPTIMIZERS.items()) + f"; {special}"
+    special = "".join(f"; {o} {lr:g} for {e} nets on a {d.upper()}" for (o, e, d), lr in RATES.items())
+    return ", ".join(f"{name} {cls.LR:g}" for name, cls in OPTIMIZERS.items()) + special

@@ -1,4 +1,5 @@
-"""The sample pictures in img/: three drawings made here and a photo from matplotlib's bundled data."""
+"""The sample pictures in img/ (three drawings made here and a photo from matplotlib's bundled data), and a big
+drawing with detail for the learning bench."""
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,39 @@ def photo(size=256) -> np.ndarray:
         left, top = (im.width - side) // 2, (im.height - side) // 4
         im = im.convert("RGB").crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
     return np.asarray(im, np.float32) / 255.0
+
+
+def lake(size=1024, seed=7) -> np.ndarray:
+    """A lake under hills at dusk, `size` px square: a gradient sky and moon, three ridgelines, trees, houses with
+    lit windows, and their rippled reflection. Drawn at twice the size, then shrunk."""
+    rng, s = np.random.default_rng(seed), 2 * size
+    t = np.linspace(0, 1, s, dtype=np.float32)[:, None, None]
+    sky = (1 - t) * np.array([0.22, 0.35, 0.7]) + t * np.array([0.98, 0.7, 0.45])
+    im = Image.fromarray((np.broadcast_to(sky, (s, s, 3)) * 255).astype(np.uint8))
+    d = ImageDraw.Draw(im)
+    d.ellipse([s * 0.62, s * 0.22, s * 0.74, s * 0.34], fill=(255, 236, 180))
+    x = np.linspace(0, s, 200)
+    for k, (base, colour) in enumerate([(0.42, (120, 110, 150)), (0.5, (80, 100, 110)), (0.58, (50, 80, 60))]):
+        y = s * base - np.cumsum(rng.normal(0, s * 0.006, 200)) - s * 0.05 * np.sin(x / s * (3 + k) * np.pi)
+        d.polygon([(0, s), *zip(x, y), (s, s)], fill=colour)
+    shore = int(s * 0.66)
+    for cx, h, dy, colour in zip(rng.uniform(0, s, 60), rng.uniform(0.03, 0.08, 60) * s,
+                                 rng.uniform(0, 0.05, 60) * s, rng.integers(20, 70, (60, 3))):
+        d.polygon([(cx - h / 4, shore - dy), (cx, shore - dy - h), (cx + h / 4, shore - dy)], fill=tuple(colour))
+    for cx, w, dy, wall in zip(rng.uniform(0.05, 0.9, 7) * s, rng.uniform(0.04, 0.08, 7) * s,
+                               rng.uniform(0, 0.02, 7) * s, rng.integers(150, 240, (7, 3))):
+        y = shore - dy
+        d.rectangle([cx, y - w * 0.7, cx + w, y], fill=tuple(wall))
+        d.polygon([(cx - w * 0.1, y - w * 0.7), (cx + w / 2, y - w * 1.1), (cx + w * 1.1, y - w * 0.7)],
+                  fill=(140, 50, 40))
+        for i in range(3):
+            d.rectangle([cx + w * (0.12 + 0.3 * i), y - w * 0.5, cx + w * (0.3 + 0.3 * i), y - w * 0.3],
+                        fill=(255, 220, 120))
+    a = np.asarray(im).copy()
+    rows = np.arange(s - shore)[:, None]
+    ripple = (np.arange(s)[None, :] + (6 * np.sin(rows / 9.0)).astype(int)) % s
+    a[shore:] = (a[2 * shore - s:shore][::-1][rows, ripple] * np.array([0.6, 0.7, 0.85])).astype(np.uint8)
+    return np.asarray(Image.fromarray(a).resize((size, size), Image.LANCZOS), np.float32) / 255.0
 
 
 SAMPLES = {1: sunset, 2: blobs, 3: logo, 4: photo}

@@ -1,8 +1,10 @@
+import importlib
+
 import numpy as np
 import pytest
 
 from conftest import REPO, nets_dir
-from morphlib.cli import main
+from morphlib.cli import main, parser
 from morphlib.errors import MorphError
 from morphlib.learn import Job, learn
 from morphlib.weights import load_net
@@ -35,6 +37,17 @@ def test_init_from_needs_matching_weights(workspace):
 
 def test_big_pictures_are_shrunk_for_learning(workspace):
     assert Job(picture=4, max_side=64, root=workspace).target().shape == (64, 64, 3)
+
+
+def test_learning_schedule_and_sampling_reach_the_trainer(workspace, monkeypatch):
+    learning = importlib.import_module("morphlib.learn")  # the module: the package's `learn` is the function
+    seen = []
+    monkeypatch.setattr(learning, "train", lambda net, img, **kw: seen.append((kw["schedule"], kw["sampling"])))
+    options = vars(parser().parse_args(["learn", "1", "--lr-schedule", "constant", "--sampling", "uniform"]))
+    for job in (Job(root=workspace), Job(seed_exact=True, root=workspace),
+                Job(lr_schedule=options["lr_schedule"], sampling=options["sampling"], root=workspace)):
+        learning.trained(job)
+    assert seen == [("cosine", "error")] + [("constant", "uniform")] * 2
 
 
 def test_cli_learn_and_errors(workspace, monkeypatch, capsys):

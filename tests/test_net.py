@@ -1,3 +1,4 @@
+import importlib
 import threading
 
 import numpy as np
@@ -10,8 +11,8 @@ from morphlib.encoding import encode, grid, make_encoding
 from morphlib.errors import MorphError
 from morphlib.net import forward, gradients, init_net, interpolate
 from morphlib.optim import SGD
-from morphlib.render import render, render_morph
-from morphlib.train import train
+from morphlib.render import fit_error, render, render_morph
+from morphlib.train import FLOOR, WARMUP, draws, rate, train
 
 
 def _loss(net, X, T):
@@ -127,9 +128,10 @@ def test_morph_frames_equal_renders_of_the_mixed_nets(xp, kind):
     assert bytes_.dtype == np.uint8 and np.abs(bytes_.astype(int) - np.round(got * 255)).max() <= 1
 
 
-def test_divergence_stops_and_keeps_last_good_weights(xp):
+@pytest.mark.parametrize("sampling", ["uniform", "error"])
+def test_divergence_stops_and_keeps_last_good_weights(xp, sampling):
     img = gradient_picture()
-    r = train(init_net(50, seed=0), img, epochs=50, lr=10.0, device=xp)
+    r = train(init_net(50, seed=0), img, epochs=50, batch=64, lr=10.0, sampling=sampling, device=xp)  # 200 steps
     assert r.stopped == "diverged" and "lower the learning rate" in r.message
     assert all(np.all(np.isfinite(v)) for v in r.net.params.values())
 
@@ -172,3 +174,50 @@ def test_a_band_of_rows_is_exactly_those_rows_of_the_whole(xp, kind):
     for band in ((0, 4), (4, 9), (3, 4)):
         np.testing.assert_array_equal(render_morph(a, b, [0.0, 0.4, 1.0], 9, 10, band=band, chunk=20, device=xp,
                                                    uint8=True), whole[:, band[0]:band[1]])
+
+
+def test_cosine_rate_climbs_then_decays_to_its_floor():
+    got = [rate(0.01, p) for p in np.linspace(0, 1, 101)]
+    top = int(round(WARMUP * 100))
+    assert got[0] == 0 and got[top] == pytest.approx(0.01) and got[-1] == pytest.approx(0.01 * FLOOR)
+    assert np.all(np.diff(got[:top + 1]) > 0) and np.all(np.diff(got[top:]) < 0)
+    assert rate(0.01, 0.3, "constant") == 0.01 and rate(0.01, 2.0) == pytest.approx(0.01 * FLOOR)
+
+
+def test_error_sampling_draws_the_worse_pixels_more_and_estimates_the_mean_error():
+    rng, errors = np.random.default_rng(0), np.full(20_000, 0.01)
+    errors[:100] = 1.0  # half a percent of the pixels hold a third of the error
+    order, weights = draws(rng, errors, "error")
+    assert order.shape == errors.shape and np.mean(order < 100) > 0.1
+    assert np.mean(errors[order] * weights) == pytest.approx(errors.mean(), rel=0.05)
+    for unknown in (np.zeros(50), np.full(50, np.nan), np.full(50, np.inf)):  # not yet, or exploded: each once
+        first, none = draws(rng, unknown, "error")
+        assert none is None and sorted(first) == list(range(50))
+    assert draws(rng, errors, "uniform")[1] is None
+
+
+def test_schedule_and_error_sampling_learn_reproducibly(xp):
+    img = gradient_picture()
+    enc = make_encoding("fourier", features=16, sigma=3.0)
+    runs = [train(init_net(20, enc, seed=0), img, epochs=100, batch=64, schedule="cosine", sampling="error",
+                  device=xp) for _ in range(2)]
+    assert runs[0].history == runs[1].history and runs[0].stopped == "done" and len(runs[0].history) == 100
+    assert runs[0].psnr > 28 and abs(fit_error(runs[0].net, img) - runs[0].psnr) < 3  # an honest estimate
+
+
+def test_unknown_schedule_or_sampling_is_refused():
+    for option in ({"schedule": "linear"}, {"sampling": "edges"}):
+        with pytest.raises(MorphError, match=f"unknown {next(iter(option))} .* use"):
+            train(init_net(4), gradient_picture(), **option)
+
+
+def test_big_fourier_pictures_make_their_inputs_at_each_step(xp, monkeypatch):
+    training = importlib.import_module("morphlib.train")  # the module: the package's `train` is the function
+    enc = make_encoding("fourier", features=8, sigma=3.0)
+    stored = training.inputs(enc, 5, 7, xp)
+    monkeypatch.setattr(training, "INPUT_BYTES", 0)
+    made = training.inputs(enc, 5, 7, xp)
+    idx = xp.asarray(np.array([0, 6, 7, 34, 20]))
+    np.testing.assert_allclose(to_host(made(idx)), to_host(stored(idx)), atol=1e-5)
+    r = train(init_net(8, enc, seed=0), gradient_picture(), epochs=3, batch=64, device=xp)
+    assert r.stopped == "done" and len(r.history) == 3
