@@ -9,8 +9,10 @@ The article's loop as written (eager TensorFlow, float64, a numpy round trip per
 timed per step; its steps to MAD 0.01 are counted with morphlib's float32 step of the same GD (checked to give the
 same loss), since thousands of its eager steps would take hours. morphlib's default, Blender(near, far):
 L-BFGS-B from the Fourier baseline; Adam 0.1 (the earlier default) beside it.
-Usage: python -m bench.hybrid
+Usage: python -m bench.hybrid (--memory: peak bytes a pixel of each way, hybrid.BYTES_PER_PIXEL)
 """
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -18,7 +20,7 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import convolve1d
 from scipy.optimize import minimize
 
-from morphlib.hybrid import GAMMA, Blender, gauss_kernel, hybrid_fft, tensorflow
+from morphlib.hybrid import BYTES_PER_PIXEL, GAMMA, Blender, gauss_kernel, hybrid_fft, tensorflow
 from morphlib.images import resize, save_image
 from morphlib.samples import logo, photo
 
@@ -166,7 +168,32 @@ def compare(name, near, far):
     save_image(f"result/bench-hybrid-{name}-morphlib.png", ours["morphlib default (L-BFGS, fft start)"][1])
 
 
+MEASURE = """
+import resource, sys
+import numpy as np
+from morphlib.hybrid import Blender, hybrid_fft, tensorflow
+side, way = int(sys.argv[1]), sys.argv[2]
+near, far = (np.random.default_rng(k).random((side, side, 3), np.float32) for k in (0, 1))
+tensorflow()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+hybrid_fft(near, far) if way == "fft" else Blender(near, far, optimizer=way).run(3)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024 / side**2)
+"""
+
+
+def memory(sides=(400, 800)):
+    """Peak memory per pixel of each way of making a hybrid, past TensorFlow's own, in a fresh process each (what
+    hybrid.BYTES_PER_PIXEL holds, rounded up)."""
+    print(f"{'bytes a pixel':16s}" + "".join(f"{f'{s}x{s}':>12s}" for s in sides) + f"{'BYTES_PER_PIXEL':>18s}")
+    for way, kept in BYTES_PER_PIXEL.items():
+        runs = [subprocess.run([sys.executable, "-c", MEASURE, str(s), way], capture_output=True, text=True,
+                               check=True).stdout.split()[-1] for s in sides]
+        print(f"{way:16s}" + "".join(f"{float(r):12.0f}" for r in runs) + f"{kept:18d}")
+
+
 def main():
+    if "--memory" in sys.argv:
+        return memory()
     near = photo(SIZE)
     tensorflow()  # everyone pays TensorFlow's import outside the timings
     compare("city", near, city())

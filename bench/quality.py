@@ -25,7 +25,7 @@ from morphlib.align import align
 from morphlib.images import save_image
 from morphlib.learn import Job, learn
 from morphlib.render import fit_error
-from morphlib.transition import DEMO_SEQUENCE, frame_plan, frames, load_nets, parse_sequence
+from morphlib.transition import DEMO_SEQUENCE, Plan, frame_plan, load_nets, parse_sequence
 
 from .metrics import smoothness, strip
 
@@ -46,7 +46,7 @@ def net(root, encoding, picture, seconds, seed=0, init_from=None):
 
 
 def morph(a, b, steps=11):
-    return list(frames(frame_plan(parse_sequence(f"a>b:{steps}")), {"a": a, "b": b}, 128))
+    return list(Plan.of(frame_plan(parse_sequence(f"a>b:{steps}")), {"a": a, "b": b}, 128).render())
 
 
 def morphs(root, encoding, seconds, out):
@@ -78,7 +78,7 @@ def shipped_strip():
     """Ten frames of the demo's looping morph through the shipped W-100 nets, 96 px tall."""
     links = parse_sequence(DEMO_SEQUENCE)
     nets = load_nets([n for link in links for n in (link.src, link.dst)], 100, REPO)
-    return strip(list(frames(frame_plan(links, "ease", loop=True), nets, 96, align=True)), 10, 96)
+    return strip(list(Plan.of(frame_plan(links, "ease", loop=True), nets, 96, align=True).render()), 10, 96)
 
 
 def main():

@@ -17,7 +17,7 @@ from morphlib.encoding import make_encoding
 from morphlib.net import init_net, interpolate
 from morphlib.render import render, render_morph
 from morphlib.threads import blas_threads
-from morphlib.transition import group_size
+from morphlib.transition import group_size, write_transition
 
 CHAIN = "1-4:48"  # the shipped nets (W-100/, Fourier), 142 frames
 
@@ -71,18 +71,18 @@ def per_link(sizes=((512, 512), (1920, 1080))):
             render_morph(a, b, ts, h, w, uint8=True)
             linked = (time.perf_counter() - start) / len(ts)
             print(f"{f'{name} {w}x{h}':26s}{alone:18.3f}{linked:18.3f}{alone / linked:17.1f}x")
-    with parallel.cluster(2) as client:
+    with parallel.client(2) as client:
         for w, h in sizes:
-            print(f"{f'fourier {w}x{h}':26s}{chain((w, h), client.scheduler.address):18.3f} on 2 workers: {CHAIN} "
+            print(f"{f'fourier {w}x{h}':26s}{chain((w, h), client):18.3f} on 2 workers: {CHAIN} "
                   "of W-100/ into an MP4")
     print("Targets (fourier, 2 idle cores): 512 px <= 0.1 s/frame, 1920x1080 <= 0.5 s/frame")
 
 
-def chain(size, scheduler) -> float:
-    """Seconds per frame of CHAIN at `size` streamed into an MP4 on the cluster at `scheduler` (already up)."""
+def chain(size, client) -> float:
+    """Seconds per frame of CHAIN at `size` streamed into an MP4 on the workers of `client` (already up)."""
     start = time.perf_counter()
-    out = parallel.write_transition(CHAIN, scheduler=scheduler, size="{}x{}".format(*size), mp4=True,
-                                    out="result/bench/render", name="chain", device="cpu")
+    out = write_transition(CHAIN, client=client, size="{}x{}".format(*size), mp4=True, out="result/bench/render",
+                           name="chain", device="cpu")
     return (time.perf_counter() - start) / out["count"]
 
 

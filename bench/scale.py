@@ -20,7 +20,7 @@ from morphlib.learn import Job
 from morphlib.movie import MP4_PRESET, Movie, write_movie
 from morphlib.net import interpolate
 from morphlib.render import render, render_morph
-from morphlib.transition import frame_plan, load_nets, pair, parse_sequence
+from morphlib.transition import frame_plan, load_nets, pair, parse_sequence, write_transition
 
 HERE = Path("result/bench/scale")
 SIDE, PICTURES = 256, 8
@@ -46,8 +46,8 @@ def learning(img: Path, epochs: int):
         shutil.rmtree(root, ignore_errors=True)
         job = Job(root=str(root), img_dir=str(img), epochs=epochs, device="cpu")
         start = time.perf_counter()
-        outcomes = parallel.learn_all([str(img)], job, jobs=jobs) if label.startswith("Dask") else \
-            parallel.learn_all(list(range(1, PICTURES + 1)), job, jobs=1)
+        with parallel.client(jobs if label.startswith("Dask") else 1) as client:  # its start counted too
+            outcomes = parallel.learn_all([str(img)] if client else list(range(1, PICTURES + 1)), job, client=client)
         times[label] = time.perf_counter() - start
         assert not any(o.failed for o in outcomes), [o.error for o in outcomes if o.failed]
     print(f"(1) learning {PICTURES} pictures of {SIDE}x{SIDE}, {epochs} epochs each ({cores} cores)")
@@ -62,7 +62,8 @@ def movie(frames: int):
     times = {"today: one by one, PNGs, then MP4": _today(sequence, size)}
     for jobs in (1, 2):
         start = time.perf_counter()
-        out = parallel.write_transition(sequence, jobs=jobs, size="1280x720", mp4=True, out=HERE, name=f"stream{jobs}")
+        with parallel.client(jobs) as client:
+            out = write_transition(sequence, client=client, size="1280x720", mp4=True, out=HERE, name=f"stream{jobs}")
         times[f"streaming, {'this process' if jobs == 1 else f'{jobs} Dask workers'}"] = time.perf_counter() - start
         assert out["count"] == frames
     print(f"(2) a {frames}-frame 1280x720 transition to MP4")

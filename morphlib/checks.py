@@ -179,6 +179,39 @@ def size(name: str, value) -> tuple:
     return int(w), int(h)
 
 
+# A container's memory: (limit, usage) files of cgroup v2, then v1
+CGROUP_MEMORY = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                 ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def available_memory() -> int:
+    """Bytes this process may still take: the kernel's MemAvailable (/proc/meminfo; elsewhere the free pages),
+    or less where its container's memory limit leaves less."""
+    try:
+        with open("/proc/meminfo") as f:
+            have = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        have = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    for limit, usage in CGROUP_MEMORY:
+        try:
+            have = min(have, int(Path(limit).read_text()) - int(Path(usage).read_text()))
+            break
+        except (OSError, ValueError):  # none, or "max": no limit
+            continue
+    return max(0, have)
+
+
+def memory(what: str, need: float, hint: str):
+    """Refuse `what`, before it allocates, when it needs about `need` bytes and less memory is available."""
+    have = available_memory()
+    if need > have:
+        raise MorphError(f"{what} needs about {_amount(need)} of memory, and {_amount(have)} are available: {hint}")
+
+
+def _amount(size: float) -> str:
+    return f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{size / 2**20:.0f} MB"
+
+
 # What to do about an OSError, by its errno; others are told as they are.
 DISK_HINTS = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some disk space",
               errno.EACCES: "pick a folder you can write to", errno.EPERM: "pick a folder you can write to",

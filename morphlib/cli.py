@@ -69,7 +69,7 @@ def _learn(a):
 
 def _learn_many(a, jobs):
     """Many pictures at once (parallel.learn_all): a line per picture as it ends, the failed ones named at the end."""
-    bar = tqdm(total=len(jobs), unit="picture", disable=a.quiet)
+    bar = tqdm(total=len(jobs), unit="picture", disable=a.quiet, delay=0.5)
 
     def show(o, done, total):
         bar.update(1)
@@ -79,8 +79,8 @@ def _learn_many(a, jobs):
                        f"{_restore_hint(o.name, jobs[0].hidden, jobs[0].root, o.path)}")
 
     try:
-        outcomes = parallel.learn_all(jobs, jobs=a.jobs, scheduler=a.scheduler, time_limit=a.time,
-                                       on_picture=show)
+        with _client(a) as client:
+            outcomes = parallel.learn_all(jobs, client=client, time_limit=a.time, on_picture=show)
     finally:
         bar.close()
     failed = [o for o in outcomes if o.failed]
@@ -113,9 +113,9 @@ def _transition(a):
         bar.update(1)
 
     try:
-        kw = options(a, transition.write_transition, on_frame=show, on_note=tqdm.write)
-        del kw["renderer"]  # parallel.write_transition's own
-        out = parallel.write_transition(a.sequence, **kw, **options(a, parallel.write_transition))
+        with _client(a) as client:
+            out = transition.write_transition(a.sequence, **options(a, transition.write_transition, on_frame=show,
+                                                                      on_note=tqdm.write, client=client))
     except KeyboardInterrupt:
         bar.close()
         print(f"interrupted after {written} frames: no movie was written; PNG frames written are complete",
@@ -125,6 +125,11 @@ def _transition(a):
         bar.close()
     _report(out)
     return 0
+
+
+def _client(a):
+    """The run's Dask client (parallel.client) for --jobs and --scheduler; a capped --jobs is said on stderr."""
+    return parallel.client(a.jobs, a.scheduler, on_note=lambda text: print(f"note: {text}", file=sys.stderr))
 
 
 def _report(out):
@@ -254,9 +259,9 @@ def _learn_parser(sub):
     lp.add_argument("--device", choices=DEVICES, help=_DEVICE_HELP)
     lp.add_argument("--img-dir")
     _cluster_options(lp, "pictures at a time, each in a worker process (default: one per core for many "
-                     "pictures; 1: in this process, without Dask)")
+                     "pictures; 1: in this process, without Dask; more than the machine's cores: capped)")
     lp.add_argument("--quiet", action="store_true")
-    lp.set_defaults(run=_learn, **defaults(Job), **{k: defaults(parallel.learn_all)[k] for k in ("jobs", "scheduler")})
+    lp.set_defaults(run=_learn, **defaults(Job), jobs=parallel.JOBS["learn"], scheduler=None)
 
 
 def _transition_parser(sub):
@@ -286,9 +291,11 @@ def _transition_parser(sub):
     tp.add_argument("--device", choices=DEVICES, help=_DEVICE_HELP)
     tp.add_argument("--out")
     tp.add_argument("--name", help="frames go to <out>/<name>/, movies to <out>/<name>.*")
-    _cluster_options(tp, "worker processes rendering chunks of frames (default %(default)s: in this process)")
+    _cluster_options(tp, "worker processes rendering bands of frames (default %(default)s: in this process; more "
+                     "than the machine's cores: capped)")
     tp.add_argument("--quiet", action="store_true")
-    tp.set_defaults(run=_transition, **defaults(transition.write_transition), **defaults(parallel.write_transition))
+    tp.set_defaults(run=_transition, **defaults(transition.write_transition), jobs=parallel.JOBS["transition"],
+                    scheduler=None)
 
 
 def _cluster_options(parser, jobs_help):

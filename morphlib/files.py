@@ -1,8 +1,10 @@
 """The file-safety rules, once: atomic writes (a temp file beside the target, then os.replace), the temp files a
-killed run left behind, and whether a process is alive (for locks)."""
+killed run left behind, and locks (a pid in a file beside what one run writes at a time)."""
 import os
 import re
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .checks import DISK_HINTS
@@ -85,3 +87,64 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:  # alive, someone else's
         pass
     return True
+
+
+STALE_LOCK_S = 10  # a lock file without a readable pid this old was left by a killed run
+
+
+@contextmanager
+def lock(path, what=None, doing="learned"):
+    """Hold the right to write `path` (a weights file, a transition's outputs): a lock file beside it
+    (`.<name>.lock`) holds this pid. Held by a live run: MorphError, "<what> is being <doing> by another run"
+    (`what` by default: picture <stem>); left by a dead run: taken over."""
+    path = Path(path)
+    lock_file = path.with_name(f".{path.name}.lock")
+    _take(lock_file, what or f"picture {path.stem}", doing)
+    try:
+        yield lock_file
+    finally:
+        lock_file.unlink(missing_ok=True)
+
+
+def _take(lock_file: Path, what, doing):
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unwritable(lock_file.parent, e) from None
+    for _ in range(3):
+        try:
+            fd = os.open(lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid = _holder(lock_file)
+            if pid == "":
+                raise MorphError(f"{what} is being locked by another run at this moment ({lock_file} holds no pid "
+                                 f"yet): try again in {STALE_LOCK_S} s") from None
+            if pid is not None:
+                raise MorphError(f"{what} is being {doing} by another run (pid {pid}): stop that run first, or "
+                                 "wait for it") from None
+            lock_file.unlink(missing_ok=True)  # stale: its run is gone
+            continue
+        except OSError as e:
+            raise _unwritable(lock_file.parent, e) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return
+    raise MorphError(f"cannot take the lock {lock_file}: remove it if no other run is at work on {what}")
+
+
+def _unwritable(folder, error) -> MorphError:
+    return MorphError(f"cannot write into {folder} ({error.strerror}): "
+                      f"{DISK_HINTS.get(error.errno, 'pick a folder you can write to')}")
+
+
+def _holder(lock_file: Path):
+    """The pid of the live run holding `lock_file`; "" while the run that has just made it is writing its pid; None
+    when the lock is stale (its run is dead, or it holds anything but a pid: no run wrote that)."""
+    try:
+        text = lock_file.read_text(errors="replace").strip()
+        age = time.time() - lock_file.stat().st_mtime
+    except OSError:
+        return None
+    if not text:
+        return "" if age < STALE_LOCK_S else None
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) and pid_alive(int(text)) else None

@@ -4,6 +4,7 @@ The picture is sigmoid(free variables); TensorFlow's GradientTape minimizes
     m_precise * sum((x - A)^2) + m_blurred * sum((blur(x^2.2)^(1/2.2) - blur(B^2.2)^(1/2.2))^2),
 blur being a separable depthwise Gaussian in linear light. A Fourier low-pass + high-pass blend is the baseline."""
 import functools
+import math
 import os
 import sys
 import tempfile
@@ -114,6 +115,7 @@ class Blender:
         m_precise, m_blurred = _weights(m_precise, m_blurred)
         checks.choice("optimizer", optimizer, OPTIMIZERS)
         lr = lr if lr is None else checks.real("lr", lr, above=0, high=checks.MAX_LR)
+        _check_memory(near, optimizer)
         far, self.message = match(near, far)
         tf = tensorflow()
         self.optimizer, self.kernel_size = optimizer, kernel_size
@@ -361,6 +363,19 @@ def loss_parts(img, near, far, *, kernel_size=None, sigma=BLUR_SIGMA, m_precise=
     return m_precise * precise + m_blurred * blurred, precise, blurred
 
 
+# Peak memory per pixel of a hybrid, past TensorFlow's own, by way of making it (python -m bench.hybrid --memory):
+# L-BFGS-B keeps 10 float64 pairs of the picture, Adam and GD a few float32 copies, the baseline complex spectra.
+BYTES_PER_PIXEL = {"lbfgs": 1400, "adam": 400, "gd": 400, "fft": 170}
+
+
+def _check_memory(near, way):
+    """Refuse a hybrid that would not fit in the memory available, before anything big is made."""
+    h, w = near.shape[:2]
+    side = int(max(h, w) * math.sqrt(checks.available_memory() / (BYTES_PER_PIXEL[way] * h * w)))
+    checks.memory(f"a {w}x{h} hybrid ({way})", BYTES_PER_PIXEL[way] * h * w,
+                  f"give smaller pictures (about {side} px on the longer side fits: --size {side})")
+
+
 def hybrid_fft(near, far, sigma=BLUR_SIGMA, *, with_loss=True, **loss_kw) -> Report:
     """Baseline: Gaussian low-pass of B plus high-pass of A, both in linear light (Oliva et al. 2006 style).
 
@@ -368,6 +383,7 @@ def hybrid_fft(near, far, sigma=BLUR_SIGMA, *, with_loss=True, **loss_kw) -> Rep
     near, far = as_rgb(near, "near picture"), as_rgb(far, "far picture")
     sigma, with_loss = _blur_checked(loss_kw.get("kernel_size"), sigma)[1], checks.flag("with_loss", with_loss)
     _weights(loss_kw.get("m_precise", M_PRECISE), loss_kw.get("m_blurred", M_BLURRED))
+    _check_memory(near, "fft")
     far, message = match(near, far)
     h, w = near.shape[:2]
     fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]

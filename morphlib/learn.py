@@ -9,12 +9,13 @@ from . import checks
 from .backend import DEVICE, DEVICES, NUMPY, kind, namespace
 from .encoding import FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
+from .files import lock
 from .images import fit_side, image_path, load_image, pictures_by_number
 from .net import ACTIVATIONS, BACKPROPS, INITS, init_net
 from .optim import OPTIMIZERS, default_lr
 from .render import fit_error
 from .train import SAMPLINGS, SCHEDULES, train
-from .weights import entry, history, load_net, load_numbered, lock, read_meta, store, store_apart, weights_file
+from .weights import entry, history, load_net, load_numbered, read_meta, store, store_apart, weights_file
 
 # Bigger pictures are shrunk for learning: the net renders any size later. At learn's defaults a 512 px photo
 # takes about as long as a 256 px one did before them, and shows more in a video (bench/learn.py, grace_hopper@256).

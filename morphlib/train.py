@@ -18,6 +18,7 @@ from .threads import one_blas_thread
 
 EXPLODED_DB, PATIENCE = 5.0, 5  # this many epochs in a row this far below the best: the learning rate is too high
 CONVERGED_DB = 45.0  # ... unless the best is already this good: then the net has learned the picture
+STOP_LOOK_S = 0.5  # within an epoch, `stop` is looked at this often: a long epoch is dropped for the best so far
 
 
 @dataclass
@@ -56,6 +57,13 @@ def rate(peak: float, progress: float, schedule="cosine", warmup=WARMUP) -> floa
 # each step, for some more work a step (four gathers and six products of a step's features) and 2 GiB less at
 # 1024x1024 (bench/learn.py, lake).
 INPUT_BYTES = 1 << 30
+
+
+def learning_bytes(enc: dict, height: int, width: int) -> int:
+    """About the memory learning a picture takes: its net inputs where they are made once (inputs()), half as
+    much again in temporaries, and 80 bytes a pixel of targets, errors and draws."""
+    made = height * width * input_size(enc) * 4
+    return int(1.5 * (made if enc["kind"] != "fourier" or made <= INPUT_BYTES else 0) + 80 * height * width)
 
 
 def inputs(enc: dict, height: int, width: int, xp):
@@ -100,8 +108,8 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     The pixels stay on the device for the whole run and the loss (estimated from the batches) is read back once
     per epoch.
 
-    Ends after `epochs`, `time_limit` seconds, `stop.set()`, Ctrl-C or a diverging loss; returns the best net,
-    its weights on the host."""
+    Ends after `epochs`, `time_limit` seconds, `stop.set()` (looked at after each epoch, and every STOP_LOOK_S
+    within one), Ctrl-C or a diverging loss; returns the best net, its weights on the host."""
     checks.choice("optimizer", optimizer, OPTIMIZERS)
     checks.choice("backprop", backprop, BACKPROPS)
     checks.choice("schedule", schedule, SCHEDULES)
@@ -113,6 +121,9 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
     batch = BATCH[kind(xp)] if batch is None else batch
     epochs, batch, lr, seed, time_limit = checks.training(epochs, batch, lr, seed, time_limit)
     h, w = image.shape[:2]
+    if kind(xp) == "cpu":  # the inputs live in this machine's memory
+        checks.memory(f"learning a {w}x{h} picture", learning_bytes(net.encoding, h, w),
+                      "learn it smaller (--max-side)")
     X = inputs(net.encoding, h, w, xp)
     T = xp.asarray(np.ascontiguousarray(to_host(image).reshape(-1, 3), dtype=np.float32))
     n = h * w
@@ -122,6 +133,7 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
         schedule, sampling = "constant", "uniform"
     best = TrainResult(dev.copy(), fit_error(dev, image), 0)
     history, start, epoch, bad = [], time.perf_counter(), 0, 0
+    look = start + STOP_LOOK_S  # when to look at `stop` next within an epoch
     order, weights = draws(rng, errors, sampling)  # drawn on the host, each moved to the device once
     try:
         for epoch in range(1, int(epochs) + 1):
@@ -138,6 +150,10 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
                 sq += xp.sum(err if weights is None else err * weights[i:j])
                 rows += [err] if sampling == "error" else []
                 opt.step(dev.params, grads)
+                if stop is not None and time.perf_counter() >= look:  # a long epoch: a stop drops what is left
+                    if stop.is_set():
+                        return _ended(best, history, "stopped")
+                    look = time.perf_counter() + STOP_LOOK_S
             if rows:
                 errors[to_host(order)] = to_host(xp.concat(rows))
             order, weights = draws(rng, errors, sampling)  # the next epoch's (uniform: while a GPU still works)

@@ -1,14 +1,15 @@
 """Transitions: interpolate every weight from net A to net B, sequences, frame plans, and rendering them."""
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import checks
+from . import checks, parallel
 from .align import align as match_units
 from .backend import namespace
 from .encoding import ENCODINGS, FIT, view
 from .errors import MorphError
-from .files import atomic_path
+from .files import atomic_path, lock
 from .movie import FPS, GIF_SIZE, Movie, check_fps, check_mp4_size
 from .net import Net, check_compatible, interpolate
 from .render import BLEND, BLENDS, render_morph, render_warped
@@ -93,37 +94,73 @@ GROUP = 64  # frames of a link rendered together (render.render_morph): A's and 
 GROUP_BYTES = 400 << 20  # ... unless they would take more memory than this (64 frames of 1920x1080: 398 MB)
 
 
-def frames(plan, nets, size, *, align=False, device="cpu", uint8=False, fit=FIT, aspects=None, band=None,
-           warps=None, blend=BLEND):
-    """Rendered frames (float32 H x W x 3, or uint8 ones) for a plan, in order, made on `device`; align=True
-    matches each link's B to its A first. `fit` places pictures of another shape than the frame (crop, pad or
-    stretch; see encoding.view); `aspects` {name: width / height} of the nets' pictures (default: square), mixed
-    along a link; `band` (r0, r1): only those rows of each frame. `warps` {(from, to): warp.Warp or warp.Still}:
-    those links' frames are `blend`ed from the two nets at their warped points (render.render_warped; a Still
-    moves nothing); the others slide their weights. Bytes of the original project's nets are truncated, as it
-    saved its frames."""
-    w, h = parse_size(size)
-    xp, pairs, aspects = namespace(device), {}, aspects or {}
-    for src, dst, ts in groups(plan, group_size((w, h), uint8)):
-        if (src, dst) not in pairs:
-            pairs[src, dst] = pair(nets[src], nets[dst], align)
-        a, b = pairs[src, dst]
-        ra, rb = aspects.get(src, 1.0), aspects.get(dst, 1.0)
-        warp = (warps or {}).get((src, dst))
-        options = dict(device=xp, uint8=uint8, rounding=ENCODINGS[a.encoding["kind"]].rounding, band=band, warp=warp,
-                       blend=blend)
-        if ra == rb:
-            yield from _draw(a, b, ts, (w, h), view((w, h), ra, fit=fit), **options)
-            continue
-        for t in ts:  # pictures of two shapes: each frame a shape of its own, between them
-            shape = view((w, h), ra + min(max(t, 0.0), 1.0) * (rb - ra), fit=fit)
-            yield from (_draw(interpolate(a, b, t), None, [0.0], (w, h), shape, **options) if warp is None else
-                        _draw(a, b, [t], (w, h), shape, **options))
+@dataclass(frozen=True)
+class Plan:
+    """What a transition renders: each frame's link and t (frame_plan's), each link's two nets paired once
+    (pair), the frame size (width, height), how pictures of another shape sit in it (`fit`: crop, pad or stretch;
+    see encoding.view) and their shapes (`aspects` {name: width / height}, 1 if missing, mixed along a link), and
+    the links that are `blend`ed from their two nets at warped points (`warps` {(from, to): warp.Warp or
+    warp.Still}, see link_warps; a Still moves nothing); the others slide their weights. Plan.of builds one; its
+    groups() are plans too, each small enough to send to a worker."""
+
+    frames: tuple  # (from, to, t) per frame, in order
+    links: dict  # {(from, to): (A, B)}
+    size: tuple
+    fit: str = FIT
+    aspects: dict = field(default_factory=dict)
+    warps: dict = field(default_factory=dict)
+    blend: str = BLEND
+
+    @classmethod
+    def of(cls, frames, nets, size, *, align=False, fit=FIT, aspects=None, warps=None, blend=BLEND) -> "Plan":
+        """The plan of `frames` with `nets` {name: Net} at `size` (as parse_size reads it); align=True matches
+        each link's B to its A first. Bad sizes, fits and blends are refused here."""
+        size = parse_size(size)
+        view(size, fit=fit)
+        checks.choice("blend", blend, BLENDS)
+        links = {(src, dst): pair(nets[src], nets[dst], align) for src, dst in dict.fromkeys(f[:2] for f in frames)}
+        return cls(tuple(frames), links, size, fit, dict(aspects or {}), dict(warps or {}), blend)
+
+    def groups(self, uint8=True):
+        """The plan in runs of at most group_size frames of one link, rendered together; each a Plan holding only
+        its link."""
+        for src, dst, ts in groups(self.frames, group_size(self.size, uint8)):
+            link = (src, dst)
+            yield replace(self, frames=tuple((src, dst, t) for t in ts), links={link: self.links[link]},
+                          warps={k: v for k, v in self.warps.items() if k == link})
+
+    def render(self, *, device="cpu", uint8=False, band=None):
+        """The frames (float32 H x W x 3, or uint8 ones), in order, made on `device`; `band` (r0, r1): only
+        those rows of each frame. Bytes of the original project's nets are truncated, as it saved its frames."""
+        xp = namespace(device)
+        for src, dst, ts in groups(self.frames, group_size(self.size, uint8)):
+            a, b = self.links[src, dst]
+            ra, rb = self.aspects.get(src, 1.0), self.aspects.get(dst, 1.0)
+            warp = self.warps.get((src, dst))
+            options = dict(device=xp, uint8=uint8, rounding=ENCODINGS[a.encoding["kind"]].rounding, band=band,
+                           warp=warp, blend=self.blend)
+            if ra == rb:
+                yield from _draw(a, b, ts, self.size, view(self.size, ra, fit=self.fit), **options)
+                continue
+            for t in ts:  # pictures of two shapes: each frame a shape of its own, between them
+                shape = view(self.size, ra + min(max(t, 0.0), 1.0) * (rb - ra), fit=self.fit)
+                yield from (_draw(interpolate(a, b, t), None, [0.0], self.size, shape, **options) if warp is None
+                            else _draw(a, b, [t], self.size, shape, **options))
 
 
 def group_size(size, uint8=True) -> int:
     """How many frames of `size` (width, height) to render together: GROUP, fewer if they pass GROUP_BYTES."""
     return max(1, min(GROUP, GROUP_BYTES // (size[0] * size[1] * 3 * (1 if uint8 else 4))))
+
+
+MP4_BYTES_PER_PIXEL = 10  # ffmpeg's x264 at its peak (1.3 GB against 0.7 GB without it at 8000x8000)
+
+
+def frame_memory(size, *, mp4=False, workers=False) -> int:
+    """About how many bytes making frames of `size` takes at its peak: a group of frames and the ones being
+    written here, x264's frames for an MP4; with Dask workers, the groups in flight here and on the workers."""
+    frame = size[0] * size[1] * 3
+    return (group_size(size) + 2) * frame * (3 if workers else 1) + (MP4_BYTES_PER_PIXEL * frame // 3 if mp4 else 0)
 
 
 def groups(plan, most):
@@ -160,47 +197,50 @@ def _draw(a, b, ts, size, shape, *, band=None, warp=None, blend=BLEND, **options
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
                      fps=FPS, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
                      pingpong=False, beyond=0.0, align=False, warp=WARP, blend=BLEND, points=None, device="auto",
-                     root=".", on_frame=None, on_note=None, renderer=None) -> dict:
+                     root=".", client=None, on_frame=None, on_note=None) -> dict:
     """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif and .mp4 and
     (`frames`; None: only when no movie is asked for) <out>/<name>/0001.png .... Returns the paths ("frames": the
     PNGs, "gif", "mp4"), how many frames were made ("count") and of an earlier run, how many frames were removed
     ("removed_old") and which movies not asked for this time ("removed_movies"). Frames are rendered on `device`
-    (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes; `fit`: see frames(). `warp`
-    (warp.WARPS) moves each link by its correspondences, `points` (pairs or a JSON file) those of a one-link
-    sequence, `blend` (render.BLENDS) makes its frames; a line per link says where its pairs came from (or why it
-    has none): passed to on_note(line) as it is known, and in the result's "notes". `renderer` (default: frames)
-    makes the frames: parallel.write_transition passes one that renders on Dask workers."""
+    (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes, here or, given a Dask `client`
+    (parallel.client), on its workers; `fit`: see Plan. `warp` (warp.WARPS) moves each link by its
+    correspondences, `points` (pairs or a JSON file) those of a one-link sequence, `blend` (render.BLENDS) makes
+    its frames; a line per link says where its pairs came from (or why it has none): passed to on_note(line) as it
+    is known, and in the result's "notes"."""
     links = parse_sequence(sequence)
-    plan = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
+    steps = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
     fps, out, root = check_fps(fps), checks.path("out", out), checks.path("root", root)
     gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
     pngs = _pngs(gif, mp4, frames)
     _no_effect({"fps": (fps, FPS, gif or mp4, "a movie (--gif, --mp4)"),
                 "gif_size": (gif_size, GIF_SIZE, gif, "a GIF (--gif)")})
-    align, on_frame, renderer = checks.flag("align", align), checks.function("on_frame", on_frame), checks.function(
-        "renderer", renderer)
+    align, on_frame = checks.flag("align", align), checks.function("on_frame", on_frame)
+    client = parallel.checked(client)
     names = [n for link in links for n in (link.src, link.dst)]
     nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
-    view(parse_size(size), fit=fit)  # bad sizes and fits (and a missing GPU) fail before anything is removed
+    frame = parse_size(size)
+    view(frame, fit=fit)  # bad sizes and fits, a missing GPU, too little memory: refused before anything is removed
     if mp4:
-        check_mp4_size(*parse_size(size))
+        check_mp4_size(*frame)
     xp = namespace(device)
-    warps, notes = link_warps(plan, nets, shapes, warp=warp, blend=blend, points=points,
+    checks.memory("frames of {}x{}".format(*frame), frame_memory(frame, mp4=mp4, workers=client is not None),
+                  "give a smaller --size")
+    warps, notes = link_warps(steps, nets, shapes, warp=warp, blend=blend, points=points,
                               folder=weights_dir(hidden, root), on_note=checks.function("on_note", on_note))
+    plan = Plan.of(steps, nets, size, align=align, fit=fit, aspects=shapes, warps=warps, blend=blend)
+    rendered = plan.render(device=xp, uint8=True) if client is None else parallel.frames(client, plan, device=xp)
     movies = {k: out / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
-    folder, digits = out / name, max(4, len(str(len(plan))))
-    with checks.disk_errors():
+    folder, digits = out / name, max(4, len(str(len(steps))))
+    with checks.disk_errors(), lock(folder, str(folder), "written"):  # one run per --out and --name
         listed = _listed_movies(out, movies.values())
-        result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(plan) + 1)])
+        result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(steps) + 1)])
                   if pngs else 0, "removed_movies": _claim_movies(out, name, movies.values(), listed)}
         with Movie(fps, **movies, folder=folder if pngs else None, digits=digits, gif_size=gif_size) as movie:
-            rendered = (renderer or _frames_of)(plan, nets, size, align=align, device=xp, uint8=True, fit=fit,
-                                                aspects=shapes, warps=warps, blend=blend)
             for i, rgb in enumerate(rendered, 1):
                 movie.add(rgb)
                 if on_frame:
-                    on_frame(i, len(plan))
+                    on_frame(i, len(steps))
     return {**result, **movies, "frames": movie.pngs, "count": movie.count, "notes": notes}
 
 
@@ -220,9 +260,6 @@ def _pngs(gif, mp4, frames) -> bool:
         raise MorphError("frames=False (--no-frames) and no movie: nothing would be written; ask for a GIF or an MP4 "
                          "(--gif, --mp4), or leave the frames on")
     return pngs
-
-
-_frames_of = frames  # write_transition's `frames` argument hides the function
 
 
 def link_warps(plan, nets, shapes, *, warp=WARP, blend=BLEND, points=None, folder=".", on_note=None) -> tuple:

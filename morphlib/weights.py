@@ -3,10 +3,7 @@ lock per picture and a short history of replaced nets."""
 import json
 import math
 import os
-import re
-import time
 import zipfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,12 +13,11 @@ import numpy as np
 from . import checks
 from .encoding import ENCODINGS, describe, input_size
 from .errors import MorphError
-from .files import atomic_path, pid_alive
+from .files import atomic_path, lock
 from .net import ACTIVATIONS, LAYERS, Net
 
 FORMAT = 1
 HISTORY = 5  # replaced nets kept per picture, in W-<H>/.history/<name>/
-STALE_LOCK_S = 10  # a lock file without a readable pid this old was left by a killed run
 MAX_BYTES = 256 * 2**20  # uncompressed: the biggest net morphlib makes (H and features 4096) is under 200 MB
 PARAMS = {f"{w}{k}" for w in "Wb" for k in LAYERS}
 
@@ -186,56 +182,6 @@ def load_numbered(n, hidden: int, root=".") -> Net:
         return load_legacy(folder, n, hidden)
     raise MorphError(f"picture {n} has no weights in {folder}/: train it first with "
                      f"`python -m morphlib learn img/{n}.png --hidden {hidden}` (or learn.ipynb)")
-
-
-@contextmanager
-def lock(path):
-    """Hold the right to write the weights file `path`: a lock file beside it (`.<n>.npz.lock`) holds this pid.
-    Held by a live run: MorphError; left by a dead run: taken over."""
-    path = Path(path)
-    lock_file = path.with_name(f".{path.name}.lock")
-    _take(lock_file, path.stem)
-    try:
-        yield lock_file
-    finally:
-        lock_file.unlink(missing_ok=True)
-
-
-def _take(lock_file: Path, name):
-    for _ in range(3):
-        try:
-            lock_file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            pid = _holder(lock_file)
-            if pid == "":
-                raise MorphError(f"picture {name} is being locked by another run at this moment ({lock_file} holds "
-                                 f"no pid yet): try again in {STALE_LOCK_S} s") from None
-            if pid is not None:
-                raise MorphError(f"picture {name} is being learned by another run (pid {pid}): stop that run "
-                                 "first, or wait for it") from None
-            lock_file.unlink(missing_ok=True)  # stale: its run is gone
-            continue
-        except OSError as e:
-            raise MorphError(f"cannot write into {lock_file.parent} ({e.strerror}): "
-                             f"{checks.DISK_HINTS.get(e.errno, 'pick a folder you can write to')}") from None
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
-        return
-    raise MorphError(f"cannot take the lock {lock_file}: remove it if no other run learns picture {name}")
-
-
-def _holder(lock_file: Path):
-    """The pid of the live run holding `lock_file`; "" while the run that has just made it is writing its pid; None
-    when the lock is stale (its run is dead, or it holds anything but a pid: no run wrote that)."""
-    try:
-        text = lock_file.read_text(errors="replace").strip()
-        age = time.time() - lock_file.stat().st_mtime
-    except OSError:
-        return None
-    if not text:
-        return "" if age < STALE_LOCK_S else None
-    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) and pid_alive(int(text)) else None
 
 
 @dataclass

@@ -20,7 +20,7 @@ from .hybrid import BLUR_SIGMA, FTOL, M_BLURRED, M_PRECISE, OUTPUT, Blender, Pro
 from .images import fit_side, mark_points, png_bytes, save_image
 from .learn import learn, nets, on_disk
 from .render import BLEND, BLENDS, picture_psnr, render
-from .transition import aspects, frames, pair, parse_size, preview_size, summary
+from .transition import Plan, aspects, pair, parse_size, preview_size, summary
 from .warp import WARP, WARPS, link_warp, points_file, saved_points, write_points
 from .weights import load_numbered, restore, weights_dir
 
@@ -380,9 +380,10 @@ class TransitionScrubber:
         a, b = self.a.value, self.b.value
         try:
             warp, line = self.link_warp()
-            rgb = next(frames([(a, b, self.t.value)], dict(zip((a, b), self.pair())), self.shape, fit=self.fit,
-                              aspects=aspects([a, b], self.hidden, self.root), blend=self.blend.value,
-                              warps=None if warp is None else {(a, b): warp}))
+            plan = Plan.of([(a, b, self.t.value)], dict(zip((a, b), self.pair())), self.shape, fit=self.fit,
+                           aspects=aspects([a, b], self.hidden, self.root), blend=self.blend.value,
+                           warps=None if warp is None else {(a, b): warp})
+            rgb = next(plan.render())
         except MorphError as e:
             self.image.layout.display = "none"  # no stale picture above the message
             self.status.value = f"<b>error:</b> {html.escape(str(e))}"

@@ -23,8 +23,10 @@ TINY = dict(hidden=6, epochs=3, features=8, max_side=16)
 def test_two_workers_learn_what_one_after_the_other_learns(workspace, tmp_path_factory):
     alone = tmp_path_factory.mktemp("alone")
     (alone / "img").symlink_to(workspace / "img")
-    runs = {root: parallel.learn_all(["1-2"], Job(root=str(root), **TINY), jobs=jobs)
-            for root, jobs in ((alone, 1), (workspace, 2))}
+    runs = {}
+    for root, jobs in ((alone, 1), (workspace, 2)):
+        with parallel.client(jobs) as client:
+            runs[root] = parallel.learn_all(["1-2"], Job(root=str(root), **TINY), client=client)
     for (a, b) in zip(*runs.values()):
         assert not a.failed and not b.failed and a.name == b.name and a.result.psnr == pytest.approx(b.result.psnr)
     for n in (1, 2):
@@ -47,12 +49,13 @@ def test_a_failing_picture_is_named_and_the_others_are_saved(workspace, capsys, 
 
 
 def test_chunks_rendered_on_workers_are_the_frames_made_here(workspace, monkeypatch, capsys):
-    parallel.learn_all(["1-3"], Job(root=str(workspace), **TINY), jobs=1)
+    parallel.learn_all(["1-3"], Job(root=str(workspace), **TINY))
     write_points(points_file("1", "2", workspace / "W-6"), [[0.2, 0.3, 0.4, 0.35], [0.7, 0.6, 0.6, 0.8],
                                                            [0.5, 0.8, 0.3, 0.7]])  # link 1>2 moves
     options = dict(hidden=6, size="20x12", fit="pad", mp4=True, frames=True, align=True, root=workspace)
     here = write_transition("1>2:5, 2>3:4", out=workspace / "here", **options)
-    there = parallel.write_transition("1>2:5, 2>3:4", jobs=2, out=workspace / "there", **options)
+    with parallel.client(2) as client:
+        there = write_transition("1>2:5, 2>3:4", client=client, out=workspace / "there", **options)
     assert there["count"] == here["count"] == 8
     assert here["notes"][0] == f"warp 1>2: 3 points saved in {workspace / 'W-6' / 'points'}/"
     assert imageio_ffmpeg.count_frames_and_secs(str(there["mp4"]))[0] == 8
@@ -64,10 +67,12 @@ def test_chunks_rendered_on_workers_are_the_frames_made_here(workspace, monkeypa
 
 
 def test_one_job_runs_here_without_dask(workspace):
-    code = ("import sys; from morphlib import parallel; from morphlib.learn import Job; "
-            f"o = parallel.learn_all(['1', '2'], Job(root={str(workspace)!r}, **{TINY!r}), jobs=1); "
-            f"parallel.write_transition('1>2:3', jobs=1, hidden=6, size=8, out={str(workspace / 'r')!r}, "
-            f"root={str(workspace)!r}); "
+    code = ("import sys; from morphlib import parallel; from morphlib.learn import Job\n"
+            "from morphlib.transition import write_transition\n"
+            "with parallel.client(1) as c:\n"
+            f"  o = parallel.learn_all(['1', '2'], Job(root={str(workspace)!r}, **{TINY!r}), client=c)\n"
+            f"  write_transition('1>2:3', client=c, hidden=6, size=8, out={str(workspace / 'r')!r}, "
+            f"root={str(workspace)!r})\n"
             "assert not any(o.failed for o in o) and 'dask' not in sys.modules and 'distributed' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
@@ -92,7 +97,7 @@ def test_the_notebooks_learn_all_shows_a_bar_and_a_line_per_picture(workspace, m
     shown = []
     monkeypatch.setattr(widgets, "display", shown.append)
     (workspace / "img" / "7.png").write_bytes(b"not a picture")
-    out = widgets.learn_all(["1", "7"], Job(root=str(workspace), **TINY), jobs=1)
+    out = widgets.learn_all(["1", "7"], Job(root=str(workspace), **TINY))
     bar, lines = shown[0].children
     assert (bar.value, bar.max) == (2, 2) and [o.failed for o in out] == [False, True]
     assert "1: " in lines.children[0].value and "dB" in lines.children[0].value
@@ -126,7 +131,8 @@ class DyingJob(Job):
 
 def test_a_worker_that_dies_fails_its_picture_alone(workspace):
     jobs = [DyingJob(picture=n, root=str(workspace), **TINY) for n in (1, 2, 3)]
-    outcomes = parallel.learn_all(jobs, jobs=2)
+    with parallel.client(2) as client:
+        outcomes = parallel.learn_all(jobs, client=client)
     assert [o.failed for o in outcomes] == [False, True, False]
     assert "KilledWorker" in outcomes[1].error and weights_file(3, 6, workspace).is_file()
 

@@ -233,11 +233,10 @@ API = {  # a quick call that succeeds, and the arguments to vary (some values ar
                                                                     **k}),
                          ["sequence", "hidden", "size", "out", "name", "schedule", "fps", "gif", "mp4", "frames",
                           "gif_size", "fit", "loop", "pingpong", "beyond", "align", "warp", "blend", "points",
-                          "device", "root", "on_frame", "on_note", "renderer"]),
-    "parallel.write_transition": (lambda **k: parallel.write_transition(**{"sequence": "1>2:2", "hidden": 4,
-                                                                           "size": 8, **k}), ["jobs", "scheduler"]),
-    "learn_all": (lambda **k: parallel.learn_all(**{"items": [1], "job": Job(**QUICK_JOB), "jobs": 1, **k}),
-                  ["items", "job", "jobs", "scheduler", "time_limit", "on_picture"]),
+                          "device", "root", "client", "on_frame", "on_note"]),
+    "parallel.client": (lambda **k: _client(**{"jobs": 1, **k}), ["jobs", "scheduler"]),
+    "learn_all": (lambda **k: parallel.learn_all(**{"items": [1], "job": Job(**QUICK_JOB), **k}),
+                  ["items", "job", "client", "time_limit", "on_picture"]),
     "frame_plan": (lambda **k: frame_plan(**{"links": "1>2:3", **k}), ["links", "schedule", "loop", "pingpong",
                                                                         "beyond"]),
     "restore": (lambda **k: weights.restore(**{"name": 1, "hidden": 4, "index": 0, **k}), ["name", "hidden", "index",
@@ -251,6 +250,11 @@ API = {  # a quick call that succeeds, and the arguments to vary (some values ar
     "write_samples": (lambda **k: samples.write_samples(**{"folder": "s", **k}), ["folder", "force"]),
     "load_legacy": (lambda **k: weights.load_legacy(**{"folder": "W-4", "n": 1, **k}), ["folder", "n", "hidden"]),
 }
+
+
+def _client(**options):
+    with parallel.client(**options):
+        pass
 
 
 def _slow(argument, value) -> bool:

@@ -235,7 +235,7 @@ def test_a_folder_of_pictures_never_replaces_the_nets_of_img(workspace):
     save_image(photos / "1.png", np.zeros((8, 8, 3), np.float32))
     save_image(photos / "7.png", gradient_picture(8, 8))
     job = Job(hidden=6, epochs=3, encoding="plain", root=workspace)
-    outcomes = learn_all(["photos"], job, jobs=1)
+    outcomes = learn_all(["photos"], job)
     assert outcomes[0].name.endswith("photos/1.png") and outcomes[1].name == "7"
     assert outcomes[0].failed and not outcomes[1].failed
     assert "photos/1.png would be saved as the net of" in outcomes[0].error and path.read_bytes() == before
@@ -249,7 +249,7 @@ def test_two_pictures_of_one_number_are_refused(workspace):
         save_image(photos / f"8.{ext}", np.zeros((8, 8, 3), np.float32))
     job = Job(hidden=6, epochs=1, encoding="plain", root=workspace)
     with pytest.raises(MorphError, match=r"8.jpg and .*8.png are all picture 8 in .*photos/: rename all but one"):
-        learn_all(["photos"], job, jobs=1)
+        learn_all(["photos"], job)
     with pytest.raises(MorphError, match="are all picture 8"):
         learn(Job(picture=8, hidden=6, img_dir="photos", root=workspace))
     with pytest.raises(MorphError, match="would both be learned into .*W-6/8.npz"):

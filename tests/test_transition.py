@@ -8,7 +8,7 @@ from morphlib.encoding import make_encoding
 from morphlib.errors import MorphError
 from morphlib.net import init_net, interpolate
 from morphlib.render import render
-from morphlib.transition import Link, frame_plan, frames, parse_sequence, parse_size, write_transition
+from morphlib.transition import Link, Plan, frame_plan, parse_sequence, parse_size, write_transition
 from morphlib.weights import save_net, weights_file
 
 
@@ -135,25 +135,25 @@ def test_crop_shows_the_middle_of_the_picture_and_pad_all_of_it(kind):
     a, b = (init_net(6, make_encoding(kind, features=4), seed=s) for s in (1, 2))
     plan, nets = frame_plan(parse_sequence("a>b:3")), {"a": a, "b": b}
     square = render(a, 16)  # a square picture stays round: 16x8 shows its middle rows, unstretched
-    crop = next(frames(plan, nets, "16x8"))
+    crop = next(Plan.of(plan, nets, "16x8").render())
     np.testing.assert_allclose(crop, square[4:12], atol=1e-6)
-    np.testing.assert_allclose(next(frames(plan, nets, "8x16")), square[:, 4:12], atol=1e-6)
-    pad = next(frames(plan, nets, "16x8", fit="pad"))
+    np.testing.assert_allclose(next(Plan.of(plan, nets, "8x16").render()), square[:, 4:12], atol=1e-6)
+    pad = next(Plan.of(plan, nets, "16x8", fit="pad").render())
     assert not pad[:, :4].any() and not pad[:, 12:].any()
     np.testing.assert_allclose(pad[:, 4:12], render(a, 8), atol=1e-6)
-    np.testing.assert_allclose(next(frames(plan, nets, "16x8", fit="stretch")), render(a, 8, 16), atol=1e-6)
+    np.testing.assert_allclose(next(Plan.of(plan, nets, "16x8", fit="stretch").render()), render(a, 8, 16), atol=1e-6)
     with pytest.raises(MorphError, match="unknown fit"):
-        next(frames(plan, nets, 8, fit="zoom"))
+        next(Plan.of(plan, nets, 8, fit="zoom").render())
 
 
 @pytest.mark.parametrize(("size", "fit"), [("8x14", "pad"), ("14x8", "pad"), ("8x14", "crop")])
 def test_bands_of_rows_put_together_are_the_whole_frames(size, fit):
     a, b = (init_net(6, make_encoding("fourier", features=4), seed=s) for s in (1, 2))
     plan, nets = frame_plan(parse_sequence("a>b:4")), {"a": a, "b": b}
-    whole = list(frames(plan, nets, size, fit=fit, uint8=True))
+    whole = list(Plan.of(plan, nets, size, fit=fit).render(uint8=True))
     h = whole[0].shape[0]
     bands = [(0, 2), (2, h // 2), (h // 2, h - 1), (h - 1, h)]  # in the bars, across their edges, in the picture
-    parts = [list(frames(plan, nets, size, fit=fit, uint8=True, band=band)) for band in bands]
+    parts = [list(Plan.of(plan, nets, size, fit=fit).render(uint8=True, band=band)) for band in bands]
     for i, frame in enumerate(whole):
         np.testing.assert_array_equal(np.concatenate([part[i] for part in parts]), frame)
 
