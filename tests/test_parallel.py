@@ -171,5 +171,5 @@ def test_a_net_saved_after_a_diverged_stop_is_no_failure(workspace, monkeypatch)
 
     diverged = TrainResult(init_net(6), 20.0, 2, stopped="diverged", message="the loss exploded at epoch 3")
     monkeypatch.setattr(parallel, "learn", lambda job, **_: (diverged, job.out_path()))
-    done, = parallel.learn_all(["2"], Job(hidden=6, root=workspace), jobs=1)
+    done, = parallel.learn_all(["2"], Job(hidden=6, root=workspace))  # no client: here, one at a time
     assert not done.failed and done.result.message == "the loss exploded at epoch 3"
