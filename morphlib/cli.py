@@ -15,6 +15,7 @@ from .encoding import ENCODINGS, FITS, NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import Job, learn
+from .learn import nets as measured_nets
 from .net import ACTIVATIONS, BACKPROPS, INITS
 from .optim import OPTIMIZERS, describe_rates
 from .render import BLENDS
@@ -58,7 +59,7 @@ def _learn(a):
     finally:
         bar.close()
     if result.message:
-        print(result.message, file=sys.stderr)
+        print(f"{result.message}{_restore_hint(jobs[0].name(), jobs[0].hidden, jobs[0].root, path)}", file=sys.stderr)
     if path is None:
         print("nothing learned: no epoch finished, no weights written")
         return 1
@@ -74,7 +75,8 @@ def _learn_many(a, jobs):
         bar.update(1)
         if not o.failed:
             r = o.result
-            tqdm.write(f"{o.path}: best PSNR {r.psnr:.2f} dB after {r.epochs} epochs ({r.stopped}){_note(r.message)}")
+            tqdm.write(f"{o.path}: best PSNR {r.psnr:.2f} dB after {r.epochs} epochs ({r.stopped}){_note(r.message)}"
+                       f"{_restore_hint(o.name, jobs[0].hidden, jobs[0].root, o.path)}")
 
     try:
         with _client(a) as client:
@@ -93,6 +95,13 @@ def _learn_many(a, jobs):
 
 def _note(message) -> str:
     return f"; {message}" if message else ""
+
+
+def _restore_hint(name, hidden, root, path) -> str:
+    """How to use a net that learn kept apart (path: where it saved it), else ''."""
+    if path is None or path.resolve() == weights.weights_file(name, hidden, root).resolve():
+        return ""
+    return f": `python -m morphlib nets {name} -H {hidden} --restore 0` to use it (or learn with --replace)"
 
 
 def _transition(a):
@@ -188,13 +197,12 @@ def _nets(a):
     if a.restore is not None:
         path = weights.restore(a.name, a.hidden, a.restore, a.root)
         print(f"restored entry {a.restore} as {path}; the net it replaced is entry 0 of the history")
-    current = weights.weights_file(a.name, a.hidden, a.root)
-    entries = weights.history(a.name, a.hidden, a.root)
-    if not current.is_file() and not entries:
-        raise MorphError(f"picture {a.name} has no nets in {current.parent}/: learn it first "
-                         f"(`python -m morphlib learn {a.name} -H {a.hidden}`)")
-    if current.is_file():
-        print(f"current  {_line(weights.entry(current))}")
+    current, *entries = measured_nets(Job(picture=a.name, hidden=a.hidden, root=a.root))
+    if current is None and not entries:
+        raise MorphError(f"picture {a.name} has no nets in {weights.weights_dir(a.hidden, a.root)}/: learn it "
+                         f"first (`python -m morphlib learn {a.name} -H {a.hidden}`)")
+    if current is not None:
+        print(f"current  {_line(current)}")
     for i, e in enumerate(entries):
         print(f"{i:>7}  {_line(e)}")
     if entries:

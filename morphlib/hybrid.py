@@ -23,6 +23,7 @@ GAMMA = 2.2
 # it needs no rate; gd: the article's.
 OPTIMIZERS = {"lbfgs": None, "adam": 0.1, "gd": 0.3}
 BOUNDS = (1e-4, 1 - 1e-4)  # L-BFGS keeps the pixels here: the logits of the picture stay finite
+FTOL = 1e-7  # L-BFGS ends when a step changes the loss by less than this fraction: float32 rounding is near 1e-7
 
 
 BLUR_SIGMA, M_PRECISE, M_BLURRED = 3.0, 0.1, 1.0  # the article's blur radius and loss weights
@@ -87,6 +88,12 @@ class Report:
     message: str = ""
     interrupted: bool = False  # Ctrl-C during run(): the picture is the one reached so far
 
+    def per_pixel(self) -> str:
+        """The loss and its two parts per pixel: the same scale at any picture size."""
+        n = self.image.shape[0] * self.image.shape[1]
+        return (f"loss per pixel {self.loss / n:.4f} (precise {self.loss_precise / n:.4f}, "
+                f"blurred {self.loss_blurred / n:.4f})")
+
 
 def _logit(x):
     x = np.clip(x, 1e-4, 1 - 1e-4)
@@ -139,10 +146,10 @@ class Blender:
             self.s["kernel"].assign(gauss_kernel(self.kernel_size, sigma).astype(np.float32))
             self.s["far_blurred"].assign(self.blur(self.s["far"]))
 
-    def run(self, steps=200, on_step=None, every=10) -> Report:
+    def run(self, steps=200, on_step=None, every=10, stop=None) -> Report:
         """Optimize `steps` more steps (L-BFGS: iterations; it may stop sooner, converged); on_step(i, steps,
-        (step, loss, precise, blurred)) every `every` steps. Returns the report after;
-        Ctrl-C ends it early with the picture reached so far (report.interrupted)."""
+        (step, loss, precise, blurred)) every `every` steps. Returns the report after; Ctrl-C, or `stop()`
+        turning true (asked after each step), ends it early with the picture reached so far (report.interrupted)."""
         steps, every = checks.whole("steps", steps, 0), checks.whole("every", every)
         start, history, done = time.perf_counter(), [], [0]
         due = lambda i: i % every == 0 or i == steps  # noqa: E731
@@ -155,6 +162,8 @@ class Blender:
                 history.append((self.steps, *(float(p) for p in parts)))
                 if on_step:
                     on_step(i, steps, history[-1])
+            if stop is not None and stop():
+                raise StopIteration  # scipy's minimize ends on it, keeping its last iterate
 
         try:
             if self.optimizer == "lbfgs":
@@ -163,33 +172,35 @@ class Blender:
                 step = compiled()[self.optimizer]
                 for i in range(1, steps + 1):
                     tick(i, step(self.s))
-        except KeyboardInterrupt:
-            report = self.report()
+            halted = stop is not None and stop()  # scipy ends quietly on a StopIteration from its callback
+        except (KeyboardInterrupt, StopIteration):
+            halted = True
+        report = self.report()
+        if halted:
             report.interrupted, report.message = True, f"interrupted at step {done[0]} of {steps}"
-        else:
-            report = self.report()
         report.seconds, report.history = time.perf_counter() - start, history
         return report
 
     def _lbfgs(self, steps, tick, due):
         """scipy's L-BFGS-B over the pixels, kept in BOUNDS; each run starts a fresh curvature memory."""
         tf, value_and_grad = tensorflow(), compiled()["lbfgs"]
-        var, first = self.s["var"], self.steps
+        var, first, last = self.s["var"], self.steps, []
         shape = var.shape
 
         def f(x):
-            loss, g = value_and_grad(self.s, tf.constant(x.reshape(shape), tf.float32))
+            loss, g, *parts = value_and_grad(self.s, tf.constant(x.reshape(shape), tf.float32))
+            last[:] = (loss, *parts)  # the line search's last point is the new iterate: its losses, for free
             return float(loss), g.numpy().ravel().astype(np.float64)
 
         def done(x):
             if due(self.steps - first + 1):
                 var.assign(_logit(x.reshape(shape)).astype(np.float32))
-            tick(self.steps - first + 1)
+            tick(self.steps - first + 1, last)
 
         if steps > 0:
             x0 = np.clip(tf.sigmoid(var).numpy().ravel().astype(np.float64), *BOUNDS)
             res = minimize(f, x0, jac=True, method="L-BFGS-B", bounds=Bounds(*BOUNDS), callback=done,
-                           options={"maxiter": steps})
+                           options={"maxiter": steps, "ftol": FTOL})
             var.assign(_logit(res.x.reshape(shape)).astype(np.float32))
 
     def report(self) -> Report:
@@ -198,6 +209,34 @@ class Blender:
 
     def image(self) -> np.ndarray:
         return tensorflow().sigmoid(self.s["var"])[0].numpy()
+
+
+class Progress:
+    """How far an L-BFGS run of at most `steps` is, read off its losses as on_step reports them: the loss's
+    relative change per step on a log scale from the first step's to FTOL (where the run ends), or the steps
+    done if more; and the time left at the pace so far.
+    update(i, loss) -> (fraction done, seconds left or None, relative change per step or None)."""
+
+    def __init__(self, steps):
+        self.steps, self.start = steps, time.perf_counter()
+        self.last, self.first_change, self.fraction = None, None, 0.0
+
+    def update(self, i, loss):
+        change = None
+        if self.last is not None and i > self.last[0]:
+            change = max((self.last[1] - loss) / max(abs(loss), 1e-12) / (i - self.last[0]), FTOL)
+        self.last = (i, loss)
+        done = i / max(self.steps, 1)
+        if change is not None:
+            self.first_change = self.first_change or max(change, FTOL * 10)
+            span = np.log(self.first_change / FTOL)
+            done = max(done, float(np.log(self.first_change / change) / span) if change < self.first_change else 0)
+        self.fraction = min(max(self.fraction, done), 1.0)  # never backwards
+        elapsed = time.perf_counter() - self.start
+        left = None if not 0 < self.fraction < 1 else elapsed * (1 - self.fraction) / self.fraction
+        if left is not None and i:
+            left = min(left, elapsed / i * (self.steps - i))  # it stops at `steps` anyway
+        return self.fraction, left, change
 
 
 def _blur(x, kernel):
@@ -227,11 +266,11 @@ def _gradient(s):
 
 
 def _value_and_grad(s, x):
-    """The loss and its gradient with respect to the picture x itself (for L-BFGS)."""
+    """The loss, its gradient with respect to the picture x itself (for L-BFGS), and the loss's two parts."""
     with tensorflow().GradientTape() as tape:
         tape.watch(x)
-        loss = _loss_of(s, x)[0]
-    return loss, tape.gradient(loss, x)
+        loss, precise, blurred = _loss_of(s, x)
+    return loss, tape.gradient(loss, x), precise, blurred
 
 
 def _gd_step(s):

@@ -1,5 +1,6 @@
 """Learning one picture into W-<H>/<n>.npz: the step the notebook, the widget and the CLI share."""
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from .net import ACTIVATIONS, BACKPROPS, INITS, init_net
 from .optim import OPTIMIZERS, default_lr
 from .render import fit_error
 from .train import SAMPLINGS, SCHEDULES, train
-from .weights import load_net, load_numbered, store, store_apart, weights_file
+from .weights import entry, history, load_net, load_numbered, read_meta, store, store_apart, weights_file
 
 # Bigger pictures are shrunk for learning: the net renders any size later. At learn's defaults a 512 px photo
 # takes about as long as a 256 px one did before them, and shows more in a video (bench/learn.py, grace_hopper@256).
@@ -136,6 +137,10 @@ class Job:
         image = fit_side(load_image(self.source()), self.max_side)
         return seed_targets(image) if self.seed_exact else image
 
+    def epochs_before(self) -> int:
+        """Epochs the starting net was trained already: the saved net's own count when resuming, else 0."""
+        return (checks.number(str(read_meta(self.out_path()).get("epochs"))) or 0) if self.resume else 0
+
     def start_net(self):
         """A fresh net, or the saved one to resume or start from: W-<H>/<n>.npz or the original's w<n>_1..3.npy."""
         enc = make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
@@ -170,10 +175,12 @@ def trained(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None)
     """(result, target picture) of training `job` (`target`, if already loaded): the part of `learn` that writes
     nothing, so that it can run anywhere (parallel.learn_all runs it on Dask workers)."""
     target = job.target() if target is None else target
-    net, xp = job.start_net(), namespace(job.device)
+    net, xp, before = job.start_net(), namespace(job.device), job.epochs_before()
+    counted = on_epoch and (lambda epoch, *rest: on_epoch(before + epoch, *rest))  # a resumed net counts on
     result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(xp),
                    optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, schedule=job.lr_schedule,
-                   sampling=job.sampling, time_limit=time_limit, stop=stop, on_epoch=on_epoch, device=xp)
+                   sampling=job.sampling, time_limit=time_limit, stop=stop, on_epoch=counted, device=xp)
+    result.epochs += before if result.epochs else 0
     return result, target
 
 
@@ -185,19 +192,39 @@ def save(job: Job, result, target):
 
 def _save(job: Job, result, path: Path, target) -> Path:
     """Save over `path` unless the net there is better on `target` (and replacing was not asked for). Both are
-    measured on the whole picture, and `result.psnr` becomes the new net's measure (training only estimates it)."""
+    measured on the whole picture, and `result.psnr` becomes the new net's measure (training only estimates it).
+    Kept apart, result.message says so (the front end adds how to bring it back)."""
     old = _score(path, job.hidden, target)
     new = result.psnr = fit_error(result.net, target)
     meta = dict(backprop=job.backprop, optimizer=job.optimizer, epochs=result.epochs, psnr=round(new, 3),
                 source=str(job.source()), image_size=list(target.shape[:2]), init_from=job.init_from,
-                resumed=job.resume)
+                resumed=job.resume, trained=f"{datetime.now():%Y-%m-%d %H:%M:%S}")
     if job.replace or old is None or new >= old:
         return store(result.net, path, **meta)
     kept = store_apart(result.net, path, **meta)
-    result.message = (f"{result.message} kept {path} ({old:.2f} dB); this run's net ({new:.2f} dB) is in its "
-                      f"history: `python -m morphlib nets {job.name()} -H {job.hidden} --restore 0` to use it "
-                      "(or learn with --replace)").lstrip()
+    result.message = (f"{result.message} kept {path} ({old:.2f} dB, better); this run's net ({new:.2f} dB) is "
+                      "entry 0 of its history").lstrip()
     return kept
+
+
+def on_disk(job: Job, target=None):
+    """PSNR of the net saved for `job` now, measured as the keep rule measures it (None: there is none)."""
+    return _score(job.out_path(), job.hidden, job.target() if target is None else target)
+
+
+def nets(job: Job) -> list:
+    """[current net or None, history newest first...] of `job`'s picture as weights.Entry, their PSNR measured
+    on the picture as the keep rule measures it (the stored figure where the picture cannot be read)."""
+    path = job.out_path()
+    entries = [entry(path) if path.is_file() else None, *history(job.name(), job.hidden, job.root)]
+    try:
+        target = job.target()
+    except MorphError:
+        return entries
+    for e in entries:
+        if e is not None:
+            e.psnr = _score(e.path, job.hidden, target)
+    return entries
 
 
 def _score(path: Path, hidden: int, target):

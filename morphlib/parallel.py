@@ -143,8 +143,10 @@ def _learn_here(name, job, time_limit) -> Outcome:
 
 
 def _outcome(name, result, path) -> Outcome:
-    error = result.message if result.stopped == "diverged" else None if path else "no epoch finished"
-    return Outcome(name, path, result, error)
+    """A saved net is no failure, also after a diverged stop (its result says what happened)."""
+    if path is None:
+        return Outcome(name, path, result, result.message if result.stopped == "diverged" else "no epoch finished")
+    return Outcome(name, path, result)
 
 
 def _learn_on_cluster(client, todo, names, finish, time_limit):

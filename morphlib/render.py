@@ -136,7 +136,11 @@ def psnr(mse: float) -> float:
 
 def fit_error(net: Net, image) -> float:
     """PSNR (dB) of the net's render against `image`."""
-    out = render(net, *image.shape[:2])
+    return picture_psnr(render(net, *image.shape[:2]), image)
+
+
+def picture_psnr(out, image) -> float:
+    """PSNR (dB) of a rendered picture `out` against `image`: fit_error's measure, for a render already made."""
     return psnr(float(np.mean((out - to_host(image)) ** 2)))
 
 

@@ -162,12 +162,11 @@ def train(net: Net, image, *, epochs=100, batch=None, lr=None, optimizer="adam",
             score = psnr(sq / (3 * n))
             bad = bad + 1 if not score > best.psnr - EXPLODED_DB else 0
             if bad >= PATIENCE and best.psnr >= CONVERGED_DB:
-                return _ended(best, history, "converged", f"converged: {best.psnr:.1f} dB at epoch {best.epochs}, "
-                              "then no better; the best weights are kept")
+                return _ended(best, history, "converged", f"converged: no better for {PATIENCE} epochs; the best "
+                              "weights are kept")  # their PSNR is measured by the caller, as saved
             if bad >= PATIENCE or not math.isfinite(total):
-                return _ended(best, history, "diverged", f"the loss exploded at epoch {epoch} (PSNR {score:.1f} dB, "
-                              f"best {best.psnr:.1f}): lower the learning rate (try {peak / 10:g}); "
-                              "the last good weights are kept")
+                return _ended(best, history, "diverged", f"the loss exploded at epoch {epoch}: lower the learning "
+                              f"rate (try {peak / 10:g}); the last good weights are kept")
             history.append(score)
             if score > best.psnr:
                 best.net, best.psnr, best.epochs = dev.copy(), score, epoch

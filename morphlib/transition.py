@@ -78,6 +78,13 @@ def parse_size(size):
     return checks.size("size", size)
 
 
+def preview_size(size, longest: int) -> tuple:
+    """(width, height) of a frame of `size` scaled so that its longer side is `longest` pixels."""
+    w, h = parse_size(size)
+    k = checks.whole("preview size", longest, 1, checks.MAX_SIDE) / max(w, h)
+    return max(1, round(w * k)), max(1, round(h * k))
+
+
 def pair(a: Net, b: Net, align=False) -> tuple:
     """(A, B) for a link; align=True reorders B's hidden units to match A's (the same picture, a smoother morph)."""
     return a, match_units(a, b) if align else b

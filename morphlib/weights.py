@@ -186,7 +186,8 @@ def load_numbered(n, hidden: int, root=".") -> Net:
 
 @dataclass
 class Entry:
-    """A net in a picture's history: its file, PSNR (dB), epochs and when it went there."""
+    """A net in a picture's history: its file, PSNR (dB), epochs and when it was trained ("trained <date>", or
+    for older files "file dated <date>")."""
 
     path: Path
     psnr: float
@@ -207,16 +208,13 @@ def history(name, hidden: int, root=".") -> list:
 
 
 def entry(path) -> Entry:
-    """psnr, epochs and date of a saved net (None where its metadata cannot be read)."""
+    """psnr, epochs and date of a saved net (None where its metadata cannot be read): the date it was trained,
+    or for files that do not say, the date of the file (moving a net into the history keeps it)."""
     meta = read_meta(path)
-    when = datetime.fromtimestamp(Path(path).stat().st_mtime)
-    stamp = Path(path).stem.split("_")[0]
-    try:
-        when = datetime.strptime(stamp, "%Y%m%d-%H%M%S-%f")
-    except ValueError:
-        pass
+    when = (f"trained {meta['trained']}" if meta.get("trained") else
+            f"file dated {datetime.fromtimestamp(Path(path).stat().st_mtime):%Y-%m-%d %H:%M:%S}")
     epochs = meta.get("epochs") if checks.number(str(meta.get("epochs"))) is not None else None
-    return Entry(Path(path), _score(meta), epochs, f"{when:%Y-%m-%d %H:%M:%S}")
+    return Entry(Path(path), _score(meta), epochs, when)
 
 
 def _score(meta: dict):

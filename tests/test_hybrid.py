@@ -7,7 +7,7 @@ import pytest
 
 from conftest import REPO
 from morphlib.errors import MorphError
-from morphlib.hybrid import Blender, gauss_kernel, hybrid, hybrid_fft
+from morphlib.hybrid import FTOL, Blender, Progress, gauss_kernel, hybrid, hybrid_fft
 
 
 def synthetic_pair(n=512):
@@ -69,6 +69,30 @@ def test_warm_start_and_live_settings():
     b.set(m_precise=0.01, sigma=5)
     second = b.run(20)
     assert second.steps == 40 and second.loss_blurred < first.loss_blurred
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_a_run_stops_when_asked_with_the_picture_so_far(optimizer):
+    near, far = synthetic_pair(32)
+    b = Blender(near, far, optimizer=optimizer, start="grey")
+    r = b.run(100, every=1, stop=lambda: b.steps >= 3)
+    assert r.interrupted and r.steps == 3 and len(r.history) == 3 and "interrupted at step 3" in r.message
+
+
+def test_lbfgs_reports_the_losses_of_its_iterates():
+    near, far = synthetic_pair(32)
+    r = Blender(near, far, start="grey").run(5, every=1)
+    assert r.loss == pytest.approx(r.history[-1][1], rel=1e-5)  # the last step's losses are the picture's
+
+
+def test_progress_follows_lbfgs_to_its_tolerance():
+    near, far = synthetic_pair(48)
+    track, seen = Progress(300), []
+    r = Blender(near, far, start="grey").run(300, every=1, on_step=lambda i, n, h: seen.append(track.update(i, h[1])))
+    fractions = [f for f, _, _ in seen]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] < 0.2 and fractions[-1] > 0.8
+    assert r.steps < 300 and seen[-1][2] <= FTOL * 100  # it ended near the tolerance, before the step limit
+    assert all(left is None or left >= 0 for _, left, _ in seen) and seen[len(seen) // 2][1] is not None
 
 
 def test_different_sizes_grey_and_rgba_inputs():

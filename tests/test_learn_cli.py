@@ -1,4 +1,5 @@
 import importlib
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,12 +17,16 @@ def test_learn_saves_best_and_resumes(workspace):
     assert path == workspace / "W-12" / "2.npz"
     net, meta = load_net(path, 12)
     assert meta["epochs"] == 4 and meta["psnr"] == pytest.approx(result.psnr, abs=1e-3)
-    again, _ = learn(Job(picture=2, hidden=12, epochs=3, resume=True, root=workspace))
+    seen = []
+    again, _ = learn(Job(picture=2, hidden=12, epochs=3, resume=True, root=workspace),
+                     on_epoch=lambda epoch, *_: seen.append(epoch))
     assert again.psnr >= result.psnr - 1e-6 and not (workspace / "W-12" / "2.npz.bak").exists()
+    assert seen == [5, 6, 7] and again.epochs in (0, 5, 6, 7)  # the resumed net counts on from its own 4 epochs
+    assert load_net(path, 12)[1]["epochs"] in (4, again.epochs)
     before = path.read_bytes()
     fresh, kept = learn(Job(picture=2, hidden=12, epochs=1, root=workspace))  # worse: the better net stays
     assert path.read_bytes() == before and kept.parent == workspace / "W-12" / ".history" / "2"
-    assert "kept" in fresh.message and "--restore 0" in fresh.message
+    assert "kept" in fresh.message and "entry 0 of its history" in fresh.message
 
 
 def test_init_from_needs_matching_weights(workspace):
@@ -42,7 +47,8 @@ def test_big_pictures_are_shrunk_for_learning(workspace):
 def test_learning_schedule_and_sampling_reach_the_trainer(workspace, monkeypatch):
     learning = importlib.import_module("morphlib.learn")  # the module: the package's `learn` is the function
     seen = []
-    monkeypatch.setattr(learning, "train", lambda net, img, **kw: seen.append((kw["schedule"], kw["sampling"])))
+    monkeypatch.setattr(learning, "train", lambda net, img, **kw: seen.append((kw["schedule"], kw["sampling"])) or
+                        SimpleNamespace(epochs=0))  # a result with no epoch, as a run stopped at once
     options = vars(parser().parse_args(["learn", "1", "--lr-schedule", "constant", "--sampling", "uniform"]))
     for job in (Job(root=workspace), Job(seed_exact=True, root=workspace),
                 Job(lr_schedule=options["lr_schedule"], sampling=options["sampling"], root=workspace)):
@@ -55,6 +61,8 @@ def test_cli_learn_and_errors(workspace, monkeypatch, capsys):
     assert main(["learn", "3", "--hidden", "10", "--epochs", "2", "--quiet"]) == 0
     assert (workspace / "W-10" / "3.npz").is_file()
     assert "best PSNR" in capsys.readouterr().out
+    assert main(["learn", "3", "--hidden", "10", "--epochs", "1", "--quiet"]) == 0  # worse: kept apart
+    assert "entry 0 of its history: `python -m morphlib nets 3 -H 10 --restore 0` to use it" in capsys.readouterr().err
     assert main(["learn", "9", "--hidden", "10"]) == 2
     assert "no picture 9" in capsys.readouterr().err
     assert main(["learn", "missing.png"]) == 2

@@ -163,3 +163,13 @@ def test_bands_share_out_every_row_once():
     for h, count in ((1080, 8), (7, 2), (1, 1)):
         bands = parallel._bands(h, count)
         assert bands[0][0] == 0 and bands[-1][1] == h and all(p[1] == q[0] for p, q in zip(bands, bands[1:]))
+
+
+def test_a_net_saved_after_a_diverged_stop_is_no_failure(workspace, monkeypatch):
+    from morphlib.net import init_net
+    from morphlib.train import TrainResult
+
+    diverged = TrainResult(init_net(6), 20.0, 2, stopped="diverged", message="the loss exploded at epoch 3")
+    monkeypatch.setattr(parallel, "learn", lambda job, **_: (diverged, job.out_path()))
+    done, = parallel.learn_all(["2"], Job(hidden=6, root=workspace))  # no client: here, one at a time
+    assert not done.failed and done.result.message == "the loss exploded at epoch 3"

@@ -17,7 +17,7 @@ from morphlib.net import init_net
 from morphlib.parallel import learn_all, pictures
 from morphlib.samples import write_samples
 from morphlib.transition import MANIFEST, MOVIES, write_transition
-from morphlib.weights import HISTORY, history, lock, restore, save_net, store, weights_file
+from morphlib.weights import HISTORY, entry, history, lock, read_meta, restore, save_net, store, weights_file
 
 DEAD_PID = 999_999_999  # above any pid_max: no such process
 
@@ -101,7 +101,7 @@ def test_history_keeps_the_newest_and_restores(tmp_path):
     assert len(entries) == HISTORY
     assert [e.psnr for e in entries] == [16.0, 15.0, 14.0, 13.0, 12.0]  # newest first, the oldest dropped
     assert [e.path.read_bytes() for e in entries] == saved[-2:-HISTORY - 2:-1]
-    assert "16.00dB" in entries[0].path.name and entries[0].epochs == 6 and entries[0].date[:2] == "20"
+    assert "16.00dB" in entries[0].path.name and entries[0].epochs == 6 and entries[0].date.startswith("file dated 20")
     restore(3, 4, 2, tmp_path)
     assert path.read_bytes() == saved[4]
     assert history(3, 4, tmp_path)[0].path.read_bytes() == saved[-1]  # the net it replaced
@@ -115,7 +115,8 @@ def test_a_worse_net_is_not_saved_over_a_better_one(workspace):
     best = path.read_bytes()
     worse, kept = learn(Job(picture=2, hidden=8, epochs=1, seed=3, root=workspace))
     assert path.read_bytes() == best and kept == history(2, 8, workspace)[0].path
-    assert f"kept {path}" in worse.message and "`python -m morphlib nets 2 -H 8 --restore 0`" in worse.message
+    assert f"kept {path}" in worse.message and "entry 0 of its history" in worse.message
+    assert entry(kept).date == f"trained {read_meta(kept)['trained']}"  # when it was trained, not when it was moved
     _, replaced = learn(Job(picture=2, hidden=8, epochs=1, seed=3, replace=True, root=workspace))
     assert replaced == path and path.read_bytes() != best
     assert best in {e.path.read_bytes() for e in history(2, 8, workspace)}

@@ -1,3 +1,4 @@
+import io
 import os
 import signal
 import time
@@ -5,12 +6,14 @@ import time
 import numpy as np
 import pytest
 from jupyter_client.manager import start_new_kernel
+from PIL import Image
 
 from conftest import REPO, nets_dir
 from morphlib.learn import Job
 from morphlib.render import render
 from morphlib.transition import write_transition
 from morphlib.warp import points_file, read_points
+from morphlib.weights import load_net, save_net, weights_file
 from morphlib.widgets import HybridTuner, PointEditor, TrainingMonitor, TransitionScrubber, movie_view
 
 
@@ -30,10 +33,51 @@ def test_training_monitor_runs_snapshots_and_slider(workspace):
     assert labels[epochs.index(m.result.epochs)] == f"{m.result.epochs} (best)"  # the slider speaks in epochs
     assert m.slider.label == f"{m.result.epochs} (best)"  # and ends on the saved net
     saved = m.status.value
-    assert "saved" in saved and len(m.scores) == 6 and "<polyline" in m.curve.value  # the live PSNR curve
+    assert "saved" in saved and "<polyline" in m.curve.value and f"best {m.result.psnr:.2f} dB" in m.curve.value
+    assert f"best PSNR {m.result.psnr:.2f} dB" in saved  # one measure: the curve's best is the message's
     m.slider.value = 0
     assert m.output.value == m.snapshots[0][2] and "epoch 1:" in m.view.value
+    assert ">epoch 1</text>" in m.curve.value  # the curve marks the epoch shown
     assert m.status.value == saved  # scrubbing leaves the save message alone
+
+
+def test_the_live_view_waits_while_the_slider_looks_back(workspace):
+    m = TrainingMonitor(Job(picture=1, hidden=8, epochs=100000, root=workspace), snapshot_every=1, refresh_s=0)
+    m.start()
+    while len(m.snapshots) < 3:
+        _wait_for_a_snapshot(m)
+    m.slider.value = 0  # back to epoch 1 while it trains
+    looked_at = m.snapshots[0][2]
+    seen = m.live[0]
+    while m.live[0] < seen + 2:
+        time.sleep(0.01)
+    assert m.output.value == looked_at and "live view waits at epoch" in m.view.value
+    listed = len(m.slider.options)
+    assert listed < len(m.snapshots)  # the slider's end stays where the user sees it while they look back
+    m.slider.value = listed - 1  # back at the end: it follows training again, over every snapshot
+    assert "following training" in m.view.value and m.output.value == m.live[2]
+    assert len(m.slider.options) >= len(m.snapshots) - 1 > listed - 1
+    m.stop()
+    m.wait()
+
+
+def test_net_history_lists_measured_nets_and_restores_one(workspace):
+    job = Job(picture=1, hidden=8, epochs=2, root=workspace)
+    TrainingMonitor(job).start(wait=True)
+    better = TrainingMonitor(Job(picture=1, hidden=8, epochs=6, root=workspace))
+    better.start(wait=True)
+    worse = TrainingMonitor(job)  # 2 epochs again: worse than the 6 epochs' net, kept apart
+    worse.start(wait=True)
+    assert "holds a net of" in worse.notice.value and "REPLACE = True" in worse.notice.value
+    assert "Restore" in worse.status.value and "REPLACE = True" in worse.status.value
+    assert "python -m morphlib" not in worse.status.value
+    history = worse.nets
+    assert len(history.list.options) == 2 and f"{worse.result.psnr:.2f} dB" in history.list.options[0][0]
+    on_disk = job.out_path().read_bytes()
+    history.list.value = 0
+    history.button.click()
+    assert "restored entry 0" in history.message.value and job.out_path().read_bytes() != on_disk
+    assert f"{worse.result.psnr:.2f} dB" in history.current.value
 
 
 def test_a_new_run_of_the_same_picture_stops_the_old_one_visibly(workspace):
@@ -80,12 +124,15 @@ def test_hybrid_tuner_live_preview_and_save(tmp_path):
     rng = np.random.default_rng(0)
     near, far = rng.random((40, 30, 3)).astype(np.float32), rng.random((20, 20, 3)).astype(np.float32)
     t = HybridTuner(near, far, steps=5, preview=20, out=tmp_path / "h.png")
-    assert "centre-cropped" in t.message and t.blender.steps == 5
+    full = t.blenders[20][0]
+    assert "centre-cropped" in t.message and full.steps == 5
     before = t.preview.value
     t.m_blurred.value = 5.0
-    assert t.preview.value != before and t.blender.steps == 10 and "after 5 more steps" in t.status.value
+    assert "updating the preview" in t.status.value and "morphlib-busy" in t.preview._dom_classes  # at once
+    assert t.wait() and t.preview.value != before and full.steps == 10 and "after 5 more steps" in t.status.value
+    assert "morphlib-busy" not in t.preview._dom_classes
     t.sigma.value = 6.0
-    assert t.blender.steps == 15
+    assert t.wait() and full.steps == 15
     report, path = t.save(steps=3)
     assert path.is_file() and report.image.shape == near.shape and "saved" in t.saved.value
     per_pixel = report.loss / (near.shape[0] * near.shape[1])
@@ -97,11 +144,11 @@ def test_hybrid_tuner_shows_the_weight_it_uses_and_saves_once_in_the_background(
     rng = np.random.default_rng(0)
     near, far = rng.random((24, 24, 3)).astype(np.float32), rng.random((24, 24, 3)).astype(np.float32)
     t = HybridTuner(near, far, m_precise=0.3, steps=5, preview=12, out=tmp_path / "h.png")
-    assert t.m_precise.value == 0.3 and float(t.blender.s["m"].numpy()[0]) == pytest.approx(0.3)
+    assert t.m_precise.value == 0.3 and float(t.blenders[12][0].s["m"].numpy()[0]) == pytest.approx(0.3)
     first = t.save_in_background(steps=20)
     assert t.save_button.disabled and t.save_in_background() is None  # a second click queues nothing
     first.join(120)
-    assert not first.is_alive() and not t.save_button.disabled and 0 < t.save_progress.value <= 20
+    assert not first.is_alive() and not t.save_button.disabled and 0 < t.save_bar.value <= 1000
     assert "saved" in t.saved.value and "m_precise 0.3," in t.saved.value and (tmp_path / "h.png").is_file()
 
 
@@ -153,13 +200,35 @@ def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
     assert "error" not in s.status.value and s.image.layout.display is None
 
 
-def test_movie_view_lists_the_files_and_plays_the_gif_at_its_size(tmp_path):
+def test_movie_view_lists_the_files_and_plays_the_gif_from_its_file(tmp_path, monkeypatch):
     nets_dir(tmp_path, 6)
     out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result",
                            warp="none")
-    view = movie_view(out)
-    text, gif = view.children
-    assert text.value == f"3 frames<br>GIF: {out['gif']}" and gif.format == "gif" and gif.width == "40"
+    assert "outside the notebook's folder" in movie_view(out).data
+    monkeypatch.chdir(tmp_path)
+    page = movie_view(out, width=80).data
+    assert page.startswith(f"3 frames<br>GIF: {out['gif']}<br>")
+    assert "<img src='result/transition.gif' width='80'" in page
+
+
+def test_hybrid_tuner_drops_stale_previews_and_shows_the_newest_settings(tmp_path):
+    rng = np.random.default_rng(1)
+    near, far = rng.random((24, 24, 3)).astype(np.float32), rng.random((24, 24, 3)).astype(np.float32)
+    t = HybridTuner(near, far, steps=300, preview=24)
+    for value in (0.2, 0.25, 0.4):  # moves faster than a preview of 300 steps
+        t.m_precise.value = value
+    assert t.wait() and "m_precise 0.400" in t.status.value and t.status.value.startswith("preview:")
+
+
+def test_scrubber_previews_the_frame_shape_and_fit(tmp_path):
+    nets_dir(tmp_path)
+    for n in (1, 2):  # nets of pictures 10 wide and 20 high
+        path = weights_file(n, 6, tmp_path)
+        save_net(load_net(path)[0], path, image_size=[20, 10])
+    s = TransitionScrubber(6, size=32, frame="64x36", fit="pad", root=tmp_path, warp="none")
+    shown = np.asarray(Image.open(io.BytesIO(s.image.value)))
+    assert shown.shape[:2] == (18, 32) and "a 64x36 frame (pad), previewed at 32x18" in s.status.value
+    assert shown[:, :10].max() == 0 and shown[:, 22:].max() == 0  # pad: black bars beside the tall pictures
 
 
 def test_point_editor_pairs_clicks_moves_and_deletes_them_and_saves_each_change(tmp_path):
