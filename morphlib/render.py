@@ -38,20 +38,13 @@ def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(
     block of rows are computed once for A and B and mixed per frame, z1(t) = z1A + t (z1B - z1A) (exact at both
     ends); other nets' first layers are cheap and made from the mixed weights. `band` (r0, r1): only those rows
     of the frames (the same pixels as in the whole; a worker's share). Other options as render's."""
-    width = height if width is None else width
-    w, h = checks.size("size", (width, height))
-    xp = a.xp if device is None else namespace(device)
-    ts = [float(np.float32(t)) for t in ts]  # the t the mixed weights are made with
+    xp, ts, xs, ys, rows = _blocks(a, ts, height, width, window=window, band=band, chunk=chunk, device=device)
+    w, n, enc = xs.shape[0], ys.shape[0], a.encoding
     mixed = [_fold((a if b is None else interpolate(a, b, t)).to(xp)) for t in ts]
-    enc, xs = a.encoding, positions(w, a.encoding, xp, window=window[0])
     shared = b is not None and not ENCODINGS[enc["kind"]].affine
     firsts = [_first_layer(enc, *_fold(n.to(xp))[0][:2], xs) for n in (a, b)] if shared else \
         [_first_layer(enc, W1, b1, xs) for (W1, b1, _), *_ in mixed]
-    r0, r1 = band or (0, h)
-    ys = positions(h, enc, xp, window=window[1])[r0:r1]
-    n = ys.shape[0]
     out = xp.empty((len(mixed), n, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
-    rows = max(1, (chunk or RENDER_CHUNK[kind(xp)]) // w)
     spare = _buffers(xp, rows * w, [W.shape[1] for W, *_ in mixed[0]])
     for r in range(0, n, rows):
         y = ys[r:min(r + rows, n)]
@@ -59,11 +52,22 @@ def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(
         step = zb - za if shared else None
         for i, (t, layers) in enumerate(zip(ts, mixed)):
             z1 = _mix(za, step, zb, t, spare[0]) if shared else firsts[i](y)
-            a3 = _layers(z1, layers, spare)
-            if uint8:  # a3 is a sigmoid's, in [0, 1]: no clipping needed
-                a3 = xp.astype(a3 * 255.0 + (0.5 if rounding else 0.0), xp.uint8)
+            a3 = _bytes(_layers(z1, layers, spare), uint8, rounding)  # a sigmoid's, in [0, 1]: no clipping
             out[i, r:min(r + rows, n), ...] = xp.reshape(a3, (-1, w, 3))
     return to_host(out)
+
+
+def _blocks(a: Net, ts, height, width, *, window, band, chunk, device, coords=None):
+    """What the frame renderers share: (namespace, ts as the float32 values the frames are made at, the columns'
+    and the band's rows' coordinates in `coords` (default: the namespace), rows per block)."""
+    width = height if width is None else width
+    w, h = checks.size("size", (width, height))
+    xp = a.xp if device is None else namespace(device)
+    coords = coords or xp
+    xs = positions(w, a.encoding, coords, window=window[0])
+    r0, r1 = band or (0, h)
+    ys = positions(h, a.encoding, coords, window=window[1])[r0:r1]
+    return xp, [float(np.float32(t)) for t in ts], xs, ys, max(1, (chunk or RENDER_CHUNK[kind(xp)]) // w)
 
 
 def _layers(z1, layers, spare):
@@ -178,18 +182,12 @@ def _bytes(rgb, uint8, rounding):
 @one_blas_thread
 def _warped(a, b, ts, maps, height, width, *, blend, window, band, chunk, device, uint8, rounding):
     """render_warped's frames when something moves: each block of rows, each frame, both nets at their points."""
-    width = height if width is None else width
-    w, h = checks.size("size", (width, height))
-    xp = a.xp if device is None else namespace(device)
-    ts = [float(np.float32(t)) for t in ts]
+    xp, ts, xs, ys, rows = _blocks(a, ts, height, width, window=window, band=band, chunk=chunk, device=device,
+                                   coords=NUMPY)
+    w, n, enc = xs.shape[0], ys.shape[0], a.encoding
     ends = [_fold(n.to(xp)) for n in (a, b)]
     mixed = [_fold(interpolate(a, b, t).to(xp)) for t in ts] if blend == "weights" else None
-    enc, xs = a.encoding, positions(w, a.encoding, NUMPY, window=window[0])
-    r0, r1 = band or (0, h)
-    ys = positions(h, enc, NUMPY, window=window[1])[r0:r1]
-    n = ys.shape[0]
     out = xp.empty((len(ts), n, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
-    rows = max(1, (chunk or RENDER_CHUNK[kind(xp)]) // w)
     spare = _buffers(xp, rows * w, [W.shape[1] for W, *_ in ends[0]])
     for r in range(0, n, rows):
         yy, xx = np.meshgrid(ys[r:min(r + rows, n)], xs, indexing="ij")
