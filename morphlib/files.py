@@ -117,8 +117,8 @@ def _take(lock_file: Path, what, doing):
         except FileExistsError:
             pid = _holder(lock_file)
             if pid == "":
-                raise MorphError(f"{what} is being locked by another run at this moment ({lock_file} holds no pid "
-                                 f"yet): try again in {STALE_LOCK_S} s") from None
+                raise MorphError(f"{what} is being {doing} by another run, starting this moment ({lock_file} holds "
+                                 f"no pid yet): try again in {STALE_LOCK_S} s") from None
             if pid is not None:
                 raise MorphError(f"{what} is being {doing} by another run (pid {pid}): stop that run first, or "
                                  "wait for it") from None

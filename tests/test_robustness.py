@@ -414,8 +414,8 @@ def test_lock_files_holding_garbage_are_stale_and_an_empty_new_one_says_so(tmp_p
         with weights.lock(path):
             assert held.read_text() == str(os.getpid())
     held.write_text("")  # made this moment by another run, which has not written its pid yet
-    with pytest.raises(MorphError, match=r"picture 7 is being locked by another run at this moment \(.*\.7\.npz"
-                                         r"\.lock holds no pid yet\): try again"):
+    with pytest.raises(MorphError, match=r"picture 7 is being learned by another run, starting this moment \(.*"
+                                         r"\.7\.npz\.lock holds no pid yet\): try again"):
         with weights.lock(path):
             pass
 
