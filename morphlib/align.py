@@ -16,9 +16,9 @@ def _bias(net, k):
 def permute(net: Net, p1, p2) -> Net:
     """A copy of `net` with hidden layer 1 reordered by p1 and layer 2 by p2 (renders the same picture)."""
     p = net.params
-    out = {"W1": p["W1"][:, p1], "W2": p["W2"][p1][:, p2], "W3": p["W3"][p2]}
+    out = {**{k: v.copy() for k, v in p.items()}, "W1": p["W1"][:, p1], "W2": p["W2"][p1][:, p2], "W3": p["W3"][p2]}
     if net.has_biases:
-        out.update(b1=p["b1"][p1], b2=p["b2"][p2], b3=p["b3"].copy())
+        out.update(b1=p["b1"][p1], b2=p["b2"][p2])
     return Net(out, net.encoding, net.activation)
 
 

@@ -10,11 +10,11 @@ import time
 from tqdm import tqdm
 
 from . import checks, hybrid, parallel, transition, weights
-from .backend import BATCH, DEVICES
+from .backend import DEVICES
 from .encoding import ENCODINGS, FITS, NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
-from .learn import Job, learn
+from .learn import RECIPES, Job, learn
 from .learn import nets as measured_nets
 from .net import ACTIVATIONS, BACKPROPS, INITS
 from .optim import OPTIMIZERS, describe_rates
@@ -218,18 +218,24 @@ def _line(e) -> str:
 _DEVICE_HELP = "auto: the GPU when CuPy finds one, else the CPU; gpu: fail without one (default %(default)s)"
 
 
+def _by_encoding(option, shown=str) -> str:
+    """learn.RECIPES' defaults of `option` in words: "20 for hashgrid, 60 for fourier, ..." (by the typed names)."""
+    return ", ".join(f"{shown(RECIPES[kind][option])} for {name}" for name, kind in NAMES.items())
+
+
 def _learn_parser(sub):
     lp = sub.add_parser("learn", help="teach a net one picture; weights go to W-<H>/<n>.npz")
     lp.add_argument("picture", nargs="+", help="picture numbers in img/ (3, or 1 2 5-9), paths (img/3.png), or a "
                     "folder (its numbered pictures)")
     lp.add_argument("--hidden", "-H", type=int, help="hidden layer size H (default %(default)s)")
-    lp.add_argument("--epochs", type=int,
-                    help="at most this many epochs, over which the rate's schedule runs (default %(default)s)")
+    lp.add_argument("--epochs", type=int, help="at most this many epochs, over which the rate's schedule runs "
+                    f"(default: {_by_encoding('epochs')})")
     lp.add_argument("--time", type=float, default=None,
                     help="stop after this many seconds (the rate's schedule ends by then)")
     lp.add_argument("--encoding", choices=list(NAMES),
-                    help="fourier (default): sharp pictures; plain: soft, inputs (x, y, 1); seed: the original "
-                    "project's net and inputs (row/h + 0.1, col/w + 0.1, 1), whole pixels")
+                    help="hashgrid (default): sharp pictures, learned quickly (features in learned tables); fourier: "
+                    "sharp, Fourier features; plain: soft, inputs (x, y, 1); seed: the original project's net and "
+                    "inputs (row/h + 0.1, col/w + 0.1, 1), whole pixels. Nets morph with nets of their encoding")
     lp.add_argument("--seed-exact", action="store_true",
                     help="the original project exactly: --encoding seed --init uniform --optimizer sgd --batch 1, "
                     "targets pixel/256 + 0.001")
@@ -240,11 +246,11 @@ def _learn_parser(sub):
                     + ", ".join(f"{ENCODINGS[k].activation} for {n}" for n, k in NAMES.items()) + ")")
     lp.add_argument("--lr", type=float, help=f"learning rate (default: {describe_rates()})")
     lp.add_argument("--lr-schedule", choices=SCHEDULES, help=f"the rate over the run: cosine, a warm-up then down "
-                    f"to {FLOOR * 100:g}%% of --lr; or constant (default %(default)s)")
+                    f"to {FLOOR * 100:g}%% of --lr; or constant (default: {_by_encoding('lr_schedule')})")
     lp.add_argument("--sampling", choices=SAMPLINGS, help="an epoch's pixels: error, more of those the net gets "
-                    "worst; or uniform, each once (default %(default)s)")
-    lp.add_argument("--batch", type=int,
-                    help=f"pixels per step (default: {BATCH['cpu']} on a CPU, {BATCH['gpu']} on a GPU)")
+                    f"worst; or uniform, each once (default: {_by_encoding('sampling')})")
+    lp.add_argument("--batch", type=int, help="pixels per step (default: "
+                    + _by_encoding("batch", lambda b: f"{b['cpu']} on a CPU, {b['gpu']} on a GPU") + ")")
     lp.add_argument("--optimizer", choices=list(OPTIMIZERS), help="(default %(default)s)")
     lp.add_argument("--backprop", choices=BACKPROPS, help="book: T. Rashid's original (default %(default)s)")
     lp.add_argument("--seed", type=int, help="initial weights and shuffling (default %(default)s)")

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
-from .backend import DEVICE, DEVICES, NUMPY, kind, namespace
+from .backend import BATCH, DEVICE, DEVICES, NUMPY, kind, namespace
 from .encoding import FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
 from .files import lock
@@ -20,6 +20,14 @@ from .weights import entry, history, load_net, load_numbered, read_meta, store, 
 # Bigger pictures are shrunk for learning: the net renders any size later. At learn's defaults a 512 px photo
 # takes about as long as a 256 px one did before them, and shows more in a video (bench/learn.py, grace_hopper@256).
 LEARN_SIDE = 512
+# How nets of each encoding learn unless told otherwise (bench/learn.py measures them; README, "Learning speed"):
+# epochs, the rate's schedule over them, which pixels an epoch shows, and pixels a step by device (backend.BATCH)
+RECIPES = {
+    "hashgrid": {"epochs": 20, "lr_schedule": "cosine", "sampling": "uniform", "batch": {"cpu": 2048, "gpu": 65536}},
+    "fourier": {"epochs": 60, "lr_schedule": "cosine", "sampling": "error", "batch": BATCH},
+    "plain": {"epochs": 200, "lr_schedule": "constant", "sampling": "uniform", "batch": BATCH},
+    "legacy": {"epochs": 200, "lr_schedule": "constant", "sampling": "uniform", "batch": BATCH},
+}
 # The original project's net exactly (and its targets, seed_targets())
 SEED_EXACT = {"encoding": "seed", "activation": "sigmoid", "init": "uniform", "optimizer": "sgd", "batch": 1,
               "lr_schedule": "constant", "sampling": "uniform"}
@@ -40,16 +48,16 @@ class Job:
 
     picture: object = 1  # a number in img/ or a path
     hidden: int = 100
-    encoding: str = "fourier"  # fourier (sharp, the default) | plain (soft) | seed (the original project's inputs)
+    encoding: str = "hashgrid"  # hashgrid (sharp, quick: the default) | fourier | plain (soft) | seed (the original's)
     features: int = FEATURES
     sigma: float = FOURIER_SIGMA
     feature_seed: int = FEATURE_SEED  # draws the Fourier frequencies: nets that morph together must share it
     activation: str = None  # default: sigmoid for plain, relu for fourier
-    epochs: int = 60
+    epochs: int = None  # default: the encoding's RECIPES
     lr: float = None  # default: optim.default_lr for the optimizer, encoding and device; a cosine schedule's peak
-    lr_schedule: str = SCHEDULES[0]  # train.SCHEDULES: the rate over the run (bench/learn.py measures them)
-    sampling: str = SAMPLINGS[0]  # train.SAMPLINGS: which pixels an epoch shows
-    batch: int = None  # default: backend.BATCH of the device (512 pixels on a CPU, 65536 on a GPU)
+    lr_schedule: str = None  # train.SCHEDULES: the rate over the run (default: the encoding's RECIPES)
+    sampling: str = None  # train.SAMPLINGS: which pixels an epoch shows (default: the encoding's RECIPES)
+    batch: int = None  # pixels a step (default: the encoding's RECIPES for the device)
     optimizer: str = "adam"
     backprop: str = "exact"
     seed: int = 0  # initial weights and shuffling; the same seed for all pictures gives smoother morphs
@@ -76,17 +84,20 @@ class Job:
         make_encoding(self.encoding, features=self.features, sigma=self.sigma, seed=self.feature_seed)
         for option, names in (("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("backprop", BACKPROPS),
                               ("init", INITS), ("lr_schedule", SCHEDULES), ("sampling", SAMPLINGS)):
-            if option != "activation" or self.activation is not None:
+            if getattr(self, option) is not None:
                 checks.choice(option, getattr(self, option), names)
         if isinstance(self.device, str):
             checks.choice("device", self.device, DEVICES)
         else:
             namespace(self.device)  # an array namespace (array_api_strict in the tests), else refused
-        self.epochs, self.batch, self.lr, self.seed, _ = checks.training(self.epochs, self.batch, self.lr, self.seed)
         self.max_side = checks.whole("max_side", self.max_side, 1, checks.MAX_SIDE)
         if self.seed_exact:
             self._exactly_the_seed()
         self._fourier_only()
+        recipe = RECIPES[make_encoding(self.encoding)["kind"]]
+        for option in ("epochs", "lr_schedule", "sampling"):
+            setattr(self, option, recipe[option] if getattr(self, option) is None else getattr(self, option))
+        self.epochs, self.batch, self.lr, self.seed, _ = checks.training(self.epochs, self.batch, self.lr, self.seed)
 
     def _fourier_only(self):
         """features, sigma and feature_seed shape Fourier inputs: given for another encoding, they are refused."""
@@ -129,6 +140,10 @@ class Job:
         if self.lr is None:
             return default_lr(self.optimizer, make_encoding(self.encoding)["kind"], kind(xp))
         return self.lr
+
+    def batch_on(self, xp=NUMPY) -> int:
+        """The chosen batch, else the encoding's RECIPES batch on namespace `xp`'s kind of device."""
+        return RECIPES[make_encoding(self.encoding)["kind"]]["batch"][kind(xp)] if self.batch is None else self.batch
 
     def source(self) -> Path:
         return image_path(self.picture, Path(self.root) / self.img_dir)
@@ -177,7 +192,7 @@ def trained(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None)
     target = job.target() if target is None else target
     net, xp, before = job.start_net(), namespace(job.device), job.epochs_before()
     counted = on_epoch and (lambda epoch, *rest: on_epoch(before + epoch, *rest))  # a resumed net counts on
-    result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(xp),
+    result = train(net, target, epochs=job.epochs, batch=job.batch_on(xp), lr=job.learning_rate(xp),
                    optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, schedule=job.lr_schedule,
                    sampling=job.sampling, time_limit=time_limit, stop=stop, on_epoch=counted, device=xp)
     result.epochs += before if result.epochs else 0

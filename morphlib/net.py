@@ -10,7 +10,17 @@ from array_api_compat import array_namespace
 
 from . import checks
 from .backend import move
-from .encoding import ENCODINGS, describe, input_size, make_encoding, same_encoding
+from .encoding import (
+    ENCODINGS,
+    TABLE_INIT,
+    describe,
+    encode,
+    features,
+    input_size,
+    learned,
+    make_encoding,
+    same_encoding,
+)
 from .errors import MorphError
 
 LAYERS = (1, 2, 3)
@@ -19,7 +29,8 @@ INITS = ("normal", "uniform")  # N(0, gain / inputs), or the original project's 
 
 @dataclass
 class Net:
-    """Weights W1 (D, H), W2 (H, H), W3 (H, 3) and, if the net has them, biases b1, b2, b3."""
+    """Weights W1 (D, H), W2 (H, H), W3 (H, 3), if the net has them biases b1, b2, b3, and the tables its
+    encoding learns (encoding.learned)."""
 
     params: dict
     encoding: dict
@@ -88,7 +99,14 @@ def init_net(hidden=100, encoding=None, *, activation=None, biases=None, seed=0,
                            rng.normal(0.0, np.sqrt(gain / n_in), (n_in, n_out))).astype(np.float32)
         if biases:
             params[f"b{k}"] = np.zeros(n_out, np.float32)
+    for name, shape in learned(enc).items():
+        params[name] = rng.uniform(-TABLE_INIT, TABLE_INIT, shape).astype(np.float32)
     return Net(params, enc, activation)
+
+
+def inputs(net: Net, xy):
+    """The net's first-layer inputs at coordinates xy (N, 2) of [0, 1]."""
+    return features(encode(xy, net.encoding), net.encoding, net.params)
 
 
 def tanh_(z):
@@ -159,8 +177,9 @@ ACTIVATIONS = {
 
 
 def forward(net: Net, X, keep=False):
-    """Outputs (N, 3) for inputs X (N, D); with keep=True, the list of all layer outputs."""
-    acts = [X]
+    """Outputs (N, 3) for encoded coordinates X (encoding.encode); with keep=True, the list of all layer outputs,
+    the first the net's inputs."""
+    acts = [features(X, net.encoding, net.params)]
     for k in LAYERS:
         z = acts[-1] @ net.params[f"W{k}"]
         if net.has_biases:
@@ -191,7 +210,10 @@ def gradients(net: Net, X, T, backprop="exact", *, per_pixel=False):
         grads[f"W{k}"] = acts[k - 1].T @ delta
         if net.has_biases:
             grads[f"b{k}"] = xp.sum(delta, axis=0)
-        if k > 1:
+        if k > 1 or learned(net.encoding):
             err = (delta if backprop == "exact" else err) @ net.params[f"W{k}"].T
+        if k > 1:
             delta = err * derivative(acts[k - 1])
+    if learned(net.encoding):  # err: the features' gradient
+        grads.update(ENCODINGS[net.encoding["kind"]].gradients(X, net.encoding, net.params, err))
     return grads, mse

@@ -5,8 +5,8 @@ from array_api_compat import array_namespace
 
 from . import checks
 from .backend import NUMPY, RENDER_CHUNK, kind, namespace, to_host
-from .encoding import ENCODINGS, FULL, encode, positions
-from .net import ACTIVATIONS, Net, interpolate
+from .encoding import ENCODINGS, FULL, encode, learned, positions
+from .net import ACTIVATIONS, Net, inputs, interpolate
 from .threads import one_blas_thread
 
 
@@ -36,14 +36,16 @@ def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(
     None: A's picture, ts [0]); as render(interpolate(a, b, t)) gives them, to float32 rounding, for less: the
     first layer's weights mix linearly, so for Fourier nets (whose features cost most) its pre-activations over a
     block of rows are computed once for A and B and mixed per frame, z1(t) = z1A + t (z1B - z1A) (exact at both
-    ends); other nets' first layers are cheap and made from the mixed weights. `band` (r0, r1): only those rows
-    of the frames (the same pixels as in the whole; a worker's share). Other options as render's."""
+    ends); other nets' first layers are made from the mixed net (cheap, or for learned tables, not linear in t).
+    `band` (r0, r1): only those rows of the frames (the same pixels as in the whole; a worker's share). Other
+    options as render's."""
     xp, ts, xs, ys, rows = _blocks(a, ts, height, width, window=window, band=band, chunk=chunk, device=device)
     w, n, enc = xs.shape[0], ys.shape[0], a.encoding
-    mixed = [_fold((a if b is None else interpolate(a, b, t)).to(xp)) for t in ts]
-    shared = b is not None and not ENCODINGS[enc["kind"]].affine
-    firsts = [_first_layer(enc, *_fold(n.to(xp))[0][:2], xs) for n in (a, b)] if shared else \
-        [_first_layer(enc, W1, b1, xs) for (W1, b1, _), *_ in mixed]
+    nets = [(a if b is None else interpolate(a, b, t)).to(xp) for t in ts]
+    mixed = [_fold(net) for net in nets]
+    shared = b is not None and not ENCODINGS[enc["kind"]].affine and not learned(enc)
+    firsts = [_first_layer(n.to(xp), *_fold(n.to(xp))[0][:2], xs) for n in (a, b)] if shared else \
+        [_first_layer(net, W1, b1, xs) for net, ((W1, b1, _), *_) in zip(nets, mixed)]
     out = xp.empty((len(mixed), n, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
     spare = _buffers(xp, rows * w, [W.shape[1] for W, *_ in mixed[0]])
     for r in range(0, n, rows):
@@ -105,11 +107,17 @@ def _mix(za, step, zb, t, into):
     return into
 
 
-def _first_layer(enc, W1, b1, xs):
-    """A function of row coordinates ys giving inputs times W1 plus b1 over the grid ys x xs, flattened
-    row-major; what the columns share is computed once. Fourier features skip the per-pixel sin/cos:
-    sin(a + b) = sin a cos b + cos a sin b, so each row is its columns' features times a matrix of its own."""
-    xp = array_namespace(W1)
+def _first_layer(net: Net, W1, b1, xs):
+    """A function of row coordinates ys giving the net's inputs times W1 (its folded one) plus b1 over the grid
+    ys x xs, flattened row-major; what the columns share is computed once. Fourier features skip the per-pixel
+    sin/cos: sin(a + b) = sin a cos b + cos a sin b, so each row is its columns' features times a matrix of its
+    own. Learned tables are read at every pixel."""
+    xp, enc = array_namespace(W1), net.encoding
+    if learned(enc):
+        def read(ys):
+            yy, xx = xp.meshgrid(ys, xs, indexing="ij")
+            return _affine(inputs(net, xp.stack([xp.reshape(xx, (-1,)), xp.reshape(yy, (-1,))], axis=1)), W1, b1)
+        return read
     if ENCODINGS[enc["kind"]].affine:  # inputs affine in (x, y): f(x, y) = f(x, 0) + f(0, y) - f(0, 0)
         z = lambda x, y: encode(xp.stack([x, y], axis=1), enc) @ W1  # noqa: E731
         zero = xp.zeros(1, dtype=xp.float32)
@@ -184,8 +192,9 @@ def _warped(a, b, ts, maps, height, width, *, blend, window, band, chunk, device
     """render_warped's frames when something moves: each block of rows, each frame, both nets at their points."""
     xp, ts, xs, ys, rows = _blocks(a, ts, height, width, window=window, band=band, chunk=chunk, device=device,
                                    coords=NUMPY)
-    w, n, enc = xs.shape[0], ys.shape[0], a.encoding
-    ends = [_fold(n.to(xp)) for n in (a, b)]
+    w, n = xs.shape[0], ys.shape[0]
+    nets = [net.to(xp) for net in (a, b)]
+    ends = [_fold(net) for net in nets]
     mixed = [_fold(interpolate(a, b, t).to(xp)) for t in ts] if blend == "weights" else None
     out = xp.empty((len(ts), n, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
     spare = _buffers(xp, rows * w, [W.shape[1] for W, *_ in ends[0]])
@@ -193,7 +202,7 @@ def _warped(a, b, ts, maps, height, width, *, blend, window, band, chunk, device
         yy, xx = np.meshgrid(ys[r:min(r + rows, n)], xs, indexing="ij")
         xy = np.stack([xx.ravel(), yy.ravel()], axis=1)
         for i, t in enumerate(ts):
-            za, zb = (_first_at(layers, enc, xp.asarray(p)) for layers, p in zip(ends, maps(t, xy)))
+            za, zb = (_first_at(layers, net, xp.asarray(p)) for layers, net, p in zip(ends, nets, maps(t, xy)))
             if blend == "weights":
                 rgb = _layers(_mix(za, zb - za, zb, t, None), mixed[i], spare)
             else:
@@ -202,12 +211,16 @@ def _warped(a, b, ts, maps, height, width, *, blend, window, band, chunk, device
     return to_host(out)
 
 
-def _first_at(layers, enc, xy):
+def _first_at(layers, net: Net, xy):
     """A folded net's first-layer pre-activations at points xy (N, 2): its inputs there times W1, plus b1."""
-    W1, b1, _ = layers[0]
-    z = encode(xy, enc) @ W1
-    if b1 is not None:
-        z += b1
+    return _affine(inputs(net, xy), *layers[0][:2])
+
+
+def _affine(x, W, b):
+    """x @ W + b (b None: none)."""
+    z = x @ W
+    if b is not None:
+        z += b
     return z
 
 
@@ -226,11 +239,12 @@ def render_at(net: Net, xy, *, device=None, chunk=None) -> np.ndarray:
     """The net's colours at points xy (N, 2) of [0, 1] picture coordinates (anywhere: the net is a function of
     (x, y)), a float32 numpy (N, 3) array, computed on `device` in blocks of `chunk` points."""
     xp = net.xp if device is None else namespace(device)
-    layers, xy = _fold(net.to(xp)), np.asarray(xy, np.float32).reshape(-1, 2)
+    net, xy = net.to(xp), np.asarray(xy, np.float32).reshape(-1, 2)
+    layers = _fold(net)
     step = chunk or RENDER_CHUNK[kind(xp)]
     spare = _buffers(xp, step, [W.shape[1] for W, *_ in layers])
     out = np.empty((xy.shape[0], 3), np.float32)
     for i in range(0, xy.shape[0], step):
-        z = _first_at(layers, net.encoding, xp.asarray(xy[i:i + step]))
+        z = _first_at(layers, net, xp.asarray(xy[i:i + step]))
         out[i:i + step] = to_host(_layers(z, layers, spare))
     return out

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import checks
 from .backend import BATCH, kind, namespace, to_host
-from .encoding import encode, grid, input_size, positions
+from .encoding import columns, encode, grid, positions
 from .net import BACKPROPS, Net, gradients
 from .optim import OPTIMIZERS
 from .render import fit_error, psnr
@@ -53,26 +53,29 @@ def rate(peak: float, progress: float, schedule="cosine", warmup=WARMUP) -> floa
     return peak * (FLOOR + (1 - FLOOR) * 0.5 * (1 + math.cos(math.pi * done)))
 
 
-# A picture's net inputs up to this size are made once (1 GiB: 724x724 of Fourier inputs); bigger Fourier ones at
-# each step, for some more work a step (four gathers and six products of a step's features) and 2 GiB less at
-# 1024x1024 (bench/learn.py, lake).
+# A picture's encoded inputs up to this size are made once (1 GiB: 724x724 of Fourier inputs); bigger ones at each
+# step, for some more work a step (for Fourier ones four gathers and six products of a step's features) and 2 GiB
+# less at 1024x1024 (bench/learn.py, lake).
 INPUT_BYTES = 1 << 30
 
 
 def learning_bytes(enc: dict, height: int, width: int) -> int:
-    """About the memory learning a picture takes: its net inputs where they are made once (inputs()), half as
+    """About the memory learning a picture takes: its encoded inputs where they are made once (inputs()), half as
     much again in temporaries, and 80 bytes a pixel of targets, errors and draws."""
-    made = height * width * input_size(enc) * 4
-    return int(1.5 * (made if enc["kind"] != "fourier" or made <= INPUT_BYTES else 0) + 80 * height * width)
+    made = height * width * columns(enc) * 4
+    return int(1.5 * (made if made <= INPUT_BYTES else 0) + 80 * height * width)
 
 
 def inputs(enc: dict, height: int, width: int, xp):
-    """A function from pixel indices (row-major) to their net inputs: rows of the picture's inputs made once, or
-    for Fourier features over INPUT_BYTES (2 GiB at 1024x1024) made at each step from their column's and row's
-    sines and cosines, sin(a + b) = sin a cos b + cos a sin b (as render's first layer does)."""
-    if enc["kind"] != "fourier" or height * width * input_size(enc) * 4 <= INPUT_BYTES:
+    """A function from pixel indices (row-major) to their encoded inputs: rows of the picture's made once, or over
+    INPUT_BYTES made at each step; Fourier features (2 GiB at 1024x1024) then from their column's and row's sines
+    and cosines, sin(a + b) = sin a cos b + cos a sin b (as render's first layer does)."""
+    if height * width * columns(enc) * 4 <= INPUT_BYTES:
         X = encode(grid(height, width, enc, xp=xp), enc)
         return lambda idx: xp.take(X, idx, axis=0)
+    if enc["kind"] != "fourier":
+        xy = grid(height, width, enc, xp=xp)
+        return lambda idx: encode(xp.take(xy, idx, axis=0), enc)
     B = xp.asarray(enc["B"])
     a, b = (2 * np.pi * positions(n, enc, xp)[:, None] * B[k, :] for k, n in ((0, width), (1, height)))
     sa, ca, sb, cb = xp.sin(a), xp.cos(a), xp.sin(b), xp.cos(b)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
-from .encoding import ENCODINGS, describe, input_size
+from .encoding import ENCODINGS, describe, input_size, learned
 from .errors import MorphError
 from .files import atomic_path, lock
 from .net import ACTIVATIONS, LAYERS, Net
@@ -100,7 +100,9 @@ def _net_from(path, arrays, meta) -> Net:
     enc = dict(enc)
     if enc["kind"] == "fourier":
         enc["B"] = _frequencies(path, arrays.pop("fourier_B", None), enc)
-    extra = ", ".join(sorted(arrays.keys() - PARAMS))
+    if not ENCODINGS[enc["kind"]].valid(enc):
+        raise MorphError(f"{path} has a damaged {enc['kind']} encoding ({checks.brief(enc)}); retrain it")
+    extra = ", ".join(sorted(arrays.keys() - PARAMS - learned(enc).keys()))
     if extra or any(not isinstance(v, np.ndarray) or v.dtype.kind not in "fiu" for v in arrays.values()):
         raise MorphError(f"{path} holds arrays a morphlib net does not have ({extra or 'not numbers'}); retrain it")
     params = {k: v.astype(np.float32) for k, v in arrays.items()}
@@ -140,6 +142,7 @@ def _check_shapes(path, p, enc):
         ok = (p["W1"].shape == (want_in, h) and p["W2"].shape == (h, h) and p["W3"].shape == (h, 3)
               and (all(biases) or not any(biases))
               and all(p[f"b{k}"].shape == (s,) for k, s in zip(LAYERS, (h, h, 3)) if f"b{k}" in p)
+              and all(p[name].shape == shape for name, shape in learned(enc).items())
               and all(np.all(np.isfinite(v)) for v in p.values()))
     except (KeyError, IndexError):
         ok = False

@@ -26,7 +26,7 @@ from morphlib.transition import write_transition
 from morphlib.weights import load_net
 
 train_module = importlib.import_module("morphlib.train")  # morphlib.train is also the function
-TINY = dict(hidden=6, epochs=3, features=8, max_side=16)
+TINY = dict(hidden=6, epochs=3, max_side=16)
 LEARN = [sys.executable, "-m", "morphlib", "learn", "img/", "--jobs", "2"]
 
 
@@ -56,7 +56,7 @@ def test_a_run_builds_one_cluster_for_all_its_work(workspace, clusters, monkeypa
 
 def test_more_jobs_than_cores_are_capped_and_said(workspace, clusters, monkeypatch, capsys):
     monkeypatch.chdir(workspace)
-    args = ["learn", "1", "2", "-H", "6", "--epochs", "2", "--features", "8", "--max-side", "16", "--quiet"]
+    args = ["learn", "1", "2", "-H", "6", "--epochs", "2", "--max-side", "16", "--quiet"]
     assert main([*args, "--jobs", "1000"]) == 0
     err = capsys.readouterr().err
     assert f"note: jobs 1000: this machine gives this run {parallel.cores()} cores" in err
@@ -156,8 +156,11 @@ def _left_behind(folder) -> list:
     return sorted(p.name for p in folder.glob(".*")) if folder.is_dir() else []
 
 
-@pytest.mark.parametrize(("epoch", "hidden", "args"), [("short", 6, ["--max-side", "16", "--features", "8"]),
-                                                       ("long", 512, ["--features", "256"])])
+FOURIER = ["--encoding", "fourier", "--features"]  # a net of known speed: its epochs short, or long at H 512
+
+
+@pytest.mark.parametrize(("epoch", "hidden", "args"), [("short", 6, ["--max-side", "16", *FOURIER, "8"]),
+                                                       ("long", 512, [*FOURIER, "256"])])
 def test_ctrl_c_from_a_terminal_keeps_the_nets_under_way(workspace, epoch, hidden, args):
     """Workers are in the terminal's process group too: they must not die with their nets. The run stops, saves
     the best net of each picture under way that has learned an epoch, removes its locks and flag, exits 130."""
@@ -179,7 +182,7 @@ MOMENTS = {"loading": lambda process: any("numpy" in m.path for m in process.mem
 
 @pytest.mark.parametrize("moment", MOMENTS)
 def test_ctrl_c_in_the_first_seconds_exits_quietly(workspace, moment):
-    code, err, took = _ctrl_c(workspace, "-H", "6", "--epochs", "100000", "--max-side", "16", "--features", "8",
+    code, err, took = _ctrl_c(workspace, "-H", "6", "--epochs", "100000", "--max-side", "16", *FOURIER, "8",
                               when=MOMENTS[moment])
     assert code == 130 and took < 30 and "Traceback" not in err, err
     assert not list(workspace.glob("W-6/*.npz")) and _left_behind(workspace / "W-6") == []

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bench.book import book_step
-from conftest import gradient_picture
+from conftest import KINDS, gradient_picture, small_encoding
 from morphlib.backend import to_host
 from morphlib.encoding import encode, grid, make_encoding
 from morphlib.errors import MorphError
@@ -39,9 +39,9 @@ def _finite_difference(net, X, T, key, eps=1e-6):
     return g
 
 
-@pytest.mark.parametrize("kind", ["plain", "fourier"])
+@pytest.mark.parametrize("kind", ["plain", "fourier", "hashgrid"])
 def test_exact_backprop_matches_finite_differences(kind, xp):
-    enc = make_encoding(kind, features=4, sigma=2.0)
+    enc = small_encoding(kind)
     net = _as64(init_net(5, enc, seed=1))
     if net.has_biases:
         net.params = {k: v + 0.1 for k, v in net.params.items()}
@@ -100,7 +100,7 @@ def test_fourier_net_learns_sharp_edges_better_than_plain(xp):
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_render_equals_forward_at_any_size(xp, activation):
-    for enc in (make_encoding("plain"), make_encoding("legacy"), make_encoding("fourier", features=8, sigma=3.0)):
+    for enc in (small_encoding(kind, features=8, sigma=3.0) for kind in KINDS):
         net = init_net(7, enc, activation=activation, seed=2)
         if net.has_biases:  # render folds relu's b2 into the last layer's bias: biases of all signs
             for k in ("b1", "b2", "b3"):
@@ -114,9 +114,9 @@ def test_render_equals_forward_at_any_size(xp, activation):
         assert bytes_.dtype == np.uint8 and np.abs(bytes_ - np.round(out * 255)).max() <= 1
 
 
-@pytest.mark.parametrize("kind", ["plain", "legacy", "fourier"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_morph_frames_equal_renders_of_the_mixed_nets(xp, kind):
-    enc = make_encoding(kind, features=8, sigma=3.0)
+    enc = small_encoding(kind, features=8, sigma=3.0)
     a, b = (init_net(7, enc, seed=s) for s in (1, 2))
     ts, window = [0.0, 0.3, 1.0, 1.4], ((0.1, 0.9), (0.25, 0.5))
     got = render_morph(a, b, ts, 6, 10, window=window, chunk=13, device=xp)
@@ -166,9 +166,9 @@ def test_a_links_frames_are_its_nets_pictures_exactly_at_both_ends():
     np.testing.assert_array_equal(ends[1], render(b, 12, 10))
 
 
-@pytest.mark.parametrize("kind", ["plain", "fourier"])
+@pytest.mark.parametrize("kind", ["plain", "fourier", "hashgrid"])
 def test_a_band_of_rows_is_exactly_those_rows_of_the_whole(xp, kind):
-    enc = make_encoding(kind, features=8, sigma=3.0)
+    enc = small_encoding(kind, features=8, sigma=3.0)
     a, b = (init_net(7, enc, seed=s) for s in (1, 2))
     whole = render_morph(a, b, [0.0, 0.4, 1.0], 9, 10, chunk=20, device=xp, uint8=True)
     for band in ((0, 4), (4, 9), (3, 4)):

@@ -17,7 +17,7 @@ from morphlib.transition import write_transition
 from morphlib.warp import points_file, write_points
 from morphlib.weights import load_net, weights_file
 
-TINY = dict(hidden=6, epochs=3, features=8, max_side=16)
+TINY = dict(hidden=6, epochs=3, max_side=16)
 
 
 def test_two_workers_learn_what_one_after_the_other_learns(workspace, tmp_path_factory):
@@ -39,7 +39,7 @@ def test_two_workers_learn_what_one_after_the_other_learns(workspace, tmp_path_f
 def test_a_failing_picture_is_named_and_the_others_are_saved(workspace, capsys, monkeypatch):
     (workspace / "img" / "5.png").write_bytes(b"not a picture")
     monkeypatch.chdir(workspace)
-    args = ["learn", "1", "5", "2", "-H", "6", "--epochs", "2", "--features", "8", "--max-side", "16", "--quiet"]
+    args = ["learn", "1", "5", "2", "-H", "6", "--epochs", "2", "--max-side", "16", "--quiet"]
     assert main([*args, "--jobs", "2"]) == 1
     err = capsys.readouterr().err
     assert "picture 5 failed: " in err and "img/5.png is not a readable picture" in err
@@ -86,7 +86,7 @@ def test_pictures_from_numbers_ranges_files_and_folders(workspace, capsys, monke
     with pytest.raises(Exception, match="no numbered pictures"):
         parallel.pictures("empty", job)
     monkeypatch.chdir(workspace)
-    assert main(["learn", "img", "-H", "6", "--epochs", "3", "--features", "8", "--max-side", "16", "-j", "1",
+    assert main(["learn", "img", "-H", "6", "--epochs", "3", "--max-side", "16", "-j", "1",
                  "--quiet"]) == 0
     assert capsys.readouterr().out.count("best PSNR") == 4
 

@@ -106,14 +106,16 @@ NUMBERS = st.sampled_from(["0", "-0.0", "-1", "-7", "nan", "inf", "-inf", "1e308
 TEXT = st.text(string.printable + "²٣é/\\.", max_size=8)
 SIZES = NUMBERS | st.tuples(NUMBERS, NUMBERS).map("x".join) | st.just("40x20x7")
 COMMANDS = {  # a quick base command; the option under test is appended and wins
-    "learn": (["learn", "3", "-H", "4", "--epochs", "1", "--features", "4", "--max-side", "8", "--quiet"],
+    "learn": (["learn", "3", "-H", "4", "--epochs", "1", "--encoding", "fourier", "--features", "4",
+                        "--max-side", "8", "--quiet"],
               {o: NUMBERS for o in ("--hidden", "--epochs", "--time", "--features", "--sigma", "--lr", "--batch",
                                     "--seed", "--max-side")}),
     "transition": (["transition", "1>2:2", "-H", "4", "--size", "8", "--quiet"],
                    {"--hidden": NUMBERS, "--size": SIZES, "--fps": NUMBERS, "--beyond": NUMBERS, "steps": NUMBERS,
                     "--gif-size": NUMBERS}),
     "demo": (["demo", "--size", "8"], {"--size": SIZES, "--fps": NUMBERS}),
-    "learn options": (["learn", "3", "-H", "4", "--epochs", "1", "--features", "4", "--max-side", "8", "--quiet"],
+    "learn options": (["learn", "3", "-H", "4", "--epochs", "1", "--encoding", "fourier", "--features", "4",
+                        "--max-side", "8", "--quiet"],
                       {"switches": st.lists(st.sampled_from(["--seed-exact", "--resume", "--replace", "--init-from=1",
                                                              "--init-from=²", "--batch=64", "--encoding=plain",
                                                              "--activation=relu", "--init=uniform"]),

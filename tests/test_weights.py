@@ -19,6 +19,26 @@ def test_roundtrip_with_metadata(tmp_path):
     assert list(tmp_path.glob("W-8/.*")) == []
 
 
+def test_a_hash_grid_net_keeps_its_tables_and_damaged_ones_are_refused(tmp_path):
+    net = init_net(8, make_encoding("hashgrid"), seed=1)
+    path = save_net(net, tmp_path / "h.npz")
+    back, meta = load_net(path, hidden=8)
+    assert meta["encoding"]["kind"] == "hashgrid" and back.params.keys() == net.params.keys()
+    np.testing.assert_array_equal(render(back, 6), render(net, 6))
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    for name, bad in (("levels", "16"), ("table", 1 << 30), ("finest", 0)):
+        np.savez(tmp_path / "d.npz", **{**arrays, "meta": np.array(json.dumps({**meta, "encoding": {
+            **meta["encoding"], name: bad}}))})
+        with pytest.raises(MorphError, match="damaged hashgrid encoding"):
+            load_net(tmp_path / "d.npz")
+    for tables in (arrays["tables"][:-1], None):
+        np.savez(tmp_path / "t.npz", **{k: v for k, v in {**arrays, "tables": tables}.items() if v is not None})
+        with pytest.raises(MorphError, match="not hold a valid hashgrid"):
+            load_net(tmp_path / "t.npz")
+
+
 def test_wrong_hidden_size_says_what_to_do(tmp_path):
     save_net(init_net(8), weights_file(1, 8, tmp_path))
     (tmp_path / "W-5").mkdir()
