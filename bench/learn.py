@@ -1,14 +1,15 @@
 """Learning speed: how soon a picture is learned, with the defaults learn had before issue #22 beside the new ones.
 
 1. For each picture (img/1-4, matplotlib's grace_hopper.jpg at 512x600, samples.lake() at 1024x1024) and each
-   setting (before: Adam 0.003 constant, every pixel once an epoch, 200 epochs; new: learn.Job's defaults), one
-   run in a fresh process, one after the other: the seconds to reach 30, 33 and 35 dB and the PSNR after 15, 60
-   and 180 s (training time: the clock stops while each epoch's net is measured on the whole picture), the run's
-   training seconds, the epoch of the best net, how the run ended, and the process's peak memory. Rows "@256"
-   learn grace_hopper shrunk to 256 px (learn's LEARN_SIDE before) and measure it at 512x600: what a 256 px net
-   shows in a bigger video. A row "--time" on lake: the new defaults told the cap, so that their rate decays
-   within it (its clock counts the measuring too: it has less time to train). Then, on img/4.png, the new
-   defaults less one idea at a time (what each one brings), and coarse to fine (not kept).
+   setting (before: Fourier nets, Adam 0.003 constant, every pixel once an epoch, 200 epochs; fourier: Fourier
+   nets with their RECIPES (a warm-up and cosine, error sampling, 60 epochs); new: learn.Job's defaults, a hash
+   grid with its RECIPES), one run in a fresh process, one after the other: the seconds to reach 30, 33 and 35 dB
+   and the PSNR after 15, 60 and 180 s (training time: the clock stops while each epoch's net is measured on the
+   whole picture), the run's training seconds, the epoch of the best net, how the run ended, and the process's
+   peak memory. Rows "@256" learn grace_hopper shrunk to 256 px (learn's LEARN_SIDE before) and measure it at
+   512x600: what a 256 px net shows in a bigger video. A row "--time" on lake: the new defaults told the cap, so
+   that their rate decays within it (its clock counts the measuring too: it has less time to train). Then, on
+   img/4.png, the new defaults with one choice changed at a time (what each brings), and coarse to fine (not kept).
 2. Smoothness of 11-frame morphs (bench.quality's measure) between nets learned each way at 128 px.
 
 Usage: python -m bench.learn [--quick | --only lake ...] [--scale 1]   (--quick: img/4.png and grace_hopper only,
@@ -35,9 +36,11 @@ from .metrics import smoothness
 from .quality import PAIRS, morph
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = {"before": dict(lr=0.003, lr_schedule="constant", sampling="uniform", epochs=200, batch=1024), "new": {}}
-ABLATIONS = {"new, batch 1024": dict(batch=1024), "new, uniform": dict(sampling="uniform"),
-             "new, constant .003": dict(lr_schedule="constant", lr=0.003)}  # on img/4.png, and COARSE
+SETTINGS = {"before": dict(encoding="fourier", lr=0.003, lr_schedule="constant", sampling="uniform", epochs=200,
+                           batch=1024), "fourier": dict(encoding="fourier"), "new": {}}
+ABLATIONS = {"new, batch 512": dict(batch=512), "new, batch 4096": dict(batch=4096),
+             "new, error sampling": dict(sampling="error"), "new, constant": dict(lr_schedule="constant"),
+             "new, 40 epochs": dict(epochs=40)}  # on img/4.png, and COARSE
 COARSE = "new, coarse to fine"
 TIMED = "new, --time (cap)"  # on lake: the cosine over the run's cap, as `learn --time` does
 LEVELS, MARKS = (30, 33, 35), (15, 60, 180)

@@ -9,10 +9,11 @@ cross-fade; grain, and shapes that move, score high). Ways: today's weight morph
 the ends, `--warp auto` with each blend, exact points (a grid of true pairs) with each blend, and for unrelated
 pairs `--warp shapes` (optimal transport).
 
-Nets: morphlib's default Fourier nets, learned at 160 px (`--epochs`, default 300) and cached in bench/.cache/.
+Nets, learned at 160 px and cached in bench/.cache/, both kinds side by side: Fourier nets of `--epochs` (default
+300, Adam 0.003: the nets before issue 22) and hash grid nets by learn's defaults (the default now).
 Middle frames go to result/bench/morph-middles.png; the face pair (Grace Hopper and a second portrait: her
 picture bent, mirrored and toned, with 20 points clicked on her face) to result/bench/face-morph.png; `--docs`
-writes both into docs/. Usage: python -m bench.morph [--epochs 300] [--docs]
+writes both (hash grid nets) into docs/. Usage: python -m bench.morph [--epochs 300] [--docs]
 """
 import argparse
 import time
@@ -66,13 +67,13 @@ def middles(a, b, side, exact=None, ways=("auto",)) -> tuple:
     return out, lines, seconds
 
 
-def known(epochs, side):
+def known(how, side):
     rows, tiles = [], []
     for name in data.SOURCES:
         a_pic = data.picture(name)
-        a = data.net_for(name, a_pic, epochs)
+        a = data.net_for(name, a_pic, how)
         for kind, f in data.WARPS.items():
-            b = data.net_for(f"{name}-{kind}", data.warped(a_pic, f), epochs)
+            b = data.net_for(f"{name}-{kind}", data.warped(a_pic, f), how)
             ideal = data.ideal_middle(a_pic, f)
             mids, lines, seconds = middles(a, b, side, data.exact_points(f))
             rows.append((f"{name} {kind}", {k: psnr(v, ideal) for k, v in mids.items()}, lines, seconds))
@@ -80,10 +81,10 @@ def known(epochs, side):
     return rows, tiles
 
 
-def unrelated(epochs, side):
+def unrelated(how, side):
     rows, tiles = [], []
     for x, y in UNRELATED:
-        a, b = (data.net_for(n, data.picture(n), epochs) for n in (x, y))
+        a, b = (data.net_for(n, data.picture(n), how) for n in (x, y))
         mids, lines, seconds = middles(a, b, side, ways=("auto", "shapes"))
         rows.append((f"{x} / {y}", {k: added_detail(v, mids[FADE]) for k, v in mids.items()}, lines, seconds))
         tiles.append((np.zeros_like(mids[FADE]), mids))
@@ -109,11 +110,11 @@ README_ROWS = ["hopper similarity", "gift similarity", "sunset non-rigid", "logo
                "sunset / logo"]  # the README's middle frames: a row each, ideal (or black), today, fade, default
 
 
-def face_strip(epochs, side, count=9):
+def face_strip(how, side, count=9):
     """Rows of the face pair's morph, `count` frames each: today's weight morph, a cross-fade, --warp auto and the
     user's points (drawn on its two ends), all with the colour blend."""
     hopper = data.picture("hopper")
-    a, b = data.net_for("hopper", hopper, epochs), data.net_for("hopper-second", data.second_portrait(hopper), epochs)
+    a, b = data.net_for("hopper", hopper, how), data.net_for("hopper-second", data.second_portrait(hopper), how)
     ts, pts = np.linspace(0, 1, count), data.face_points()
     auto, line = link_warp("A", "B", a, b)
     rows = {"weights, no warp (today)": render_morph(a, b, ts, side),
@@ -126,11 +127,11 @@ def face_strip(epochs, side, count=9):
     return np.vstack([np.hstack(list(frames)) for frames in rows.values()])
 
 
-def cost(epochs, side=512, count=9):
+def cost(how, side=512, count=9):
     """CPU seconds per frame (one core) of a 9-frame link at `side` px: sliding weights, a cross-fade, moving."""
     name = "hopper"
     a, b = (data.net_for(k, data.warped(data.picture(name), data.similarity) if k != name else data.picture(name),
-                         epochs) for k in (name, f"{name}-similarity"))
+                         how) for k in (name, f"{name}-similarity"))
     warp, _ = link_warp("A", "B", a, b)
     ts, times = list(np.linspace(0, 1, count)), {}
     for way, run in ((TODAY, lambda: render_morph(a, b, ts, side, uint8=True)),
@@ -139,32 +140,34 @@ def cost(epochs, side=512, count=9):
         start = time.process_time()
         run()
         times[way] = (time.process_time() - start) / count
-    print(f"\nCPU time per frame at {side} px, one core, a {count}-frame link (hopper similarity): "
+    print(f"\nCPU time per frame at {side} px, one core, a {count}-frame link (hopper similarity, {how[0]} nets): "
           + ", ".join(f"{k} {v:.3f} s" for k, v in times.items()))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=300, help="epochs per net (cached by picture and epochs)")
+    ap.add_argument("--epochs", type=int, default=300, help="epochs per Fourier net (cached by picture and epochs)")
     ap.add_argument("--side", type=int, default=data.SIDE, help="frame size of the middle frames")
-    ap.add_argument("--docs", action="store_true", help="write the middle frames and the face pair into docs/")
+    ap.add_argument("--docs", action="store_true", help="write the hash grid nets' middle frames and face pair into "
+                    "docs/")
     a = ap.parse_args()
     out = data.REPO / "docs" if a.docs else OUT
-    rows, tiles = known(a.epochs, a.side)
-    table("known pairs: middle frame's PSNR (central 60%) against the ideal middle; targets: auto >= 32 dB "
-          "(similarity), >= 28 dB (non-rigid); exact points >= 34 dB", rows, " dB")
-    more, more_tiles = unrelated(a.epochs, a.side)
-    table("unrelated pairs: added detail HF(mid - fade) / HF(fade) (a cross-fade 0); target: the default "
-          "(auto, colour) <= 0.3", more, "")
-    print(f"\nmiddle frames (a row per pair: the ideal middle or black, then {', '.join(WAYS)}): "
+    for how in (("fourier", a.epochs), ("hashgrid", None)):
+        rows, tiles = known(how, a.side)
+        table(f"{how[0]} nets, known pairs: middle frame's PSNR (central 60%) against the ideal middle; targets: auto "
+              ">= 32 dB (similarity), >= 28 dB (non-rigid); exact points >= 34 dB", rows, " dB")
+        more, more_tiles = unrelated(how, a.side)
+        table(f"{how[0]} nets, unrelated pairs: added detail HF(mid - fade) / HF(fade) (a cross-fade 0); target: the "
+              "default (auto, colour) <= 0.3", more, "")
+        cost(how)
+    print(f"\nmiddle frames, hash grid nets (a row per pair: the ideal middle or black, then {', '.join(WAYS)}): "
           f"{save_image(OUT / 'morph-middles.png', mosaic(tiles + more_tiles))}")
     if a.docs:
         picked = [tile for row, tile in zip(rows + more, tiles + more_tiles) if row[0] in README_ROWS]
         print(f"the README's middle frames (ideal or black, {TODAY}, {FADE}, auto, colour): "
               f"{save_image(out / 'morph-middles.png', mosaic(picked, [TODAY, FADE, 'auto, colour']))}")
     print(f"face pair (rows: {TODAY}, {FADE}, auto, points; colour blend): "
-          f"{save_image(out / 'face-morph.png', face_strip(a.epochs, a.side))}")
-    cost(a.epochs)
+          f"{save_image(out / 'face-morph.png', face_strip(how, a.side))}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from scipy.ndimage import map_coordinates
 
 from morphlib.encoding import make_encoding
 from morphlib.images import load_image, resize
+from morphlib.learn import Job, trained
 from morphlib.net import init_net
 from morphlib.render import fit_error
 from morphlib.train import train
@@ -106,13 +107,17 @@ def exact_points(f, count=8) -> np.ndarray:
     return np.concatenate([pa[keep], pb[keep]], axis=1).astype(np.float32)
 
 
-def net_for(key, rgb, epochs):
-    """The Fourier net (morphlib's defaults, shared start) learned on `rgb`, from the cache when it is there."""
-    path = CACHE / f"{key}-{rgb.shape[0]}-{epochs}.npz"
+def net_for(key, rgb, how):
+    """The net learned on `rgb` (shared start), from the cache when it is there. how = (encoding, epochs): a Fourier
+    net of `epochs` at Adam 0.003 (the nets before learn's recipes), or a hash grid net by learn's defaults."""
+    encoding, epochs = how
+    path = CACHE / f"{key}-{rgb.shape[0]}-{encoding}-{epochs}.npz"
     if path.is_file():
         return load_net(path)[0]
-    net = init_net(100, make_encoding("fourier"), seed=0)
-    result = train(net, rgb, epochs=epochs, lr=0.003)
+    if encoding == "fourier":
+        result = train(init_net(100, make_encoding("fourier"), seed=0), rgb, epochs=epochs, lr=0.003)
+    else:
+        result, _ = trained(Job(encoding=encoding), target=rgb)
     CACHE.mkdir(parents=True, exist_ok=True)
     save_net(result.net, path, psnr=round(fit_error(result.net, rgb), 3))
     return result.net

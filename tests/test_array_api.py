@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import gradient_picture, nets_dir
+from conftest import gradient_picture, nets_dir, small_encoding
 from morphlib.backend import NUMPY, cupy_namespace, namespace, to_host
 from morphlib.cli import main
 from morphlib.encoding import make_encoding
@@ -20,9 +20,10 @@ from morphlib.weights import load_net, save_net
 
 
 @pytest.mark.parametrize("setup", [dict(encoding="fourier", optimizer="adam", backprop="exact"),
+                                   dict(encoding="hashgrid", optimizer="adam", backprop="exact"),
                                    dict(encoding="plain", optimizer="sgd", backprop="book")])
 def test_strict_namespace_trains_like_numpy(setup):
-    enc = make_encoding(setup["encoding"], features=8, sigma=3.0)
+    enc = small_encoding(setup["encoding"], features=8, sigma=3.0)
     runs = [train(init_net(8, enc, seed=0), gradient_picture(), epochs=8, batch=48, optimizer=setup["optimizer"],
                   backprop=setup["backprop"], device=device) for device in ("cpu", strict)]
     np.testing.assert_allclose(runs[0].history, runs[1].history, rtol=1e-5)
@@ -80,9 +81,9 @@ def test_device_choice(workspace, capsys):
     assert to_host(strict.asarray([1.0, 2.0])).tolist() == [1.0, 2.0]
 
 
-@pytest.mark.parametrize("blend", ["colour", "weights"])
-def test_warped_frames_on_another_namespace_equal_the_cpus(blend):
-    enc = make_encoding("fourier", features=4)
+@pytest.mark.parametrize(("blend", "kind"), [("colour", "fourier"), ("weights", "fourier"), ("colour", "hashgrid")])
+def test_warped_frames_on_another_namespace_equal_the_cpus(blend, kind):
+    enc = small_encoding(kind)
     a, b = init_net(6, enc, seed=1), init_net(6, enc, seed=2)
     warp = Warp([[0.2, 0.3, 0.4, 0.35], [0.7, 0.6, 0.6, 0.8], [0.5, 0.8, 0.3, 0.7]])
     frames = [render_warped(a, b, [0.0, 0.4, 1.3], warp.maps, 8, 12, blend=blend, device=device)

@@ -4,9 +4,9 @@ import importlib.util
 import numpy as np
 import pytest
 
-from conftest import gradient_picture
+from conftest import gradient_picture, small_encoding
 from morphlib.backend import cupy_namespace, kind, namespace, to_host
-from morphlib.encoding import encode, grid, make_encoding
+from morphlib.encoding import encode, grid
 from morphlib.learn import Job, learn
 from morphlib.net import gradients, init_net
 from morphlib.render import render
@@ -19,15 +19,15 @@ WHY = ("CuPy is not installed (pip install -r requirements-gpu.txt)" if importli
 pytestmark = pytest.mark.skipif(GPU is None, reason=f"GPU tests need CuPy and a GPU: {WHY}")
 
 
-def _tiny_net():
-    net = init_net(16, make_encoding("fourier", features=8, sigma=3.0), seed=1)
+def _tiny_net(kind="fourier"):
+    net = init_net(16, small_encoding(kind, features=8, sigma=3.0), seed=1)
     net.params = {k: v + np.float32(0.05) for k, v in net.params.items()}
     return net
 
 
-@pytest.mark.parametrize("backprop", ["exact", "book"])
-def test_gradients_equal_on_cpu_and_gpu(backprop):
-    net = _tiny_net()
+@pytest.mark.parametrize(("backprop", "kind"), [("exact", "fourier"), ("book", "fourier"), ("exact", "hashgrid")])
+def test_gradients_equal_on_cpu_and_gpu(backprop, kind):
+    net = _tiny_net(kind)
     X = encode(grid(8, 8), net.encoding)
     T = np.random.default_rng(2).random((len(X), 3), dtype=np.float32)
     cpu, cpu_mse = gradients(net, X, T, backprop)
@@ -38,14 +38,15 @@ def test_gradients_equal_on_cpu_and_gpu(backprop):
         np.testing.assert_allclose(to_host(gpu[k]), g, rtol=1e-4, atol=1e-6)
 
 
-def test_a_learned_net_renders_the_same_picture_on_both():
-    r = train(_tiny_net(), gradient_picture(), epochs=20, batch=64, device="gpu")
+@pytest.mark.parametrize("kind", ["fourier", "hashgrid"])
+def test_a_learned_net_renders_the_same_picture_on_both(kind):
+    r = train(_tiny_net(kind), gradient_picture(), epochs=20, batch=64, device="gpu")
     assert isinstance(r.net.params["W1"], np.ndarray)
     for size in ((32, 32), (48, 80)):
         np.testing.assert_allclose(render(r.net, *size, device="gpu"), render(r.net, *size, device="cpu"), atol=1e-5)
         frames = [render(r.net, *size, device=d, uint8=True).astype(int) for d in ("gpu", "cpu")]
         assert np.abs(frames[0] - frames[1]).max() <= 1
-    cpu = train(_tiny_net(), gradient_picture(), epochs=20, batch=64, device="cpu")
+    cpu = train(_tiny_net(kind), gradient_picture(), epochs=20, batch=64, device="cpu")
     np.testing.assert_allclose(r.history, cpu.history, rtol=1e-3)
 
 
