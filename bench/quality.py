@@ -90,19 +90,19 @@ def main():
     a = ap.parse_args()
     out = REPO / "docs" if a.docs else REPO / "result" / "bench"
     print(f"the shipped nets' demo morph: {save_image(out / 'transition-strip.png', shipped_strip())}")
-    root = Path(tempfile.mkdtemp())
-    shutil.copytree(REPO / "img", root / "img")
+    roots = {enc: Path(tempfile.mkdtemp()) for enc in ENCODINGS}  # one each: their nets share names in W-100/
+    for root in roots.values():
+        shutil.copytree(REPO / "img", root / "img")
     with threadpool_limits(1):
-        fits = {enc: psnr_in(a.fit, enc, root) for enc in ENCODINGS}
+        fits = {enc: psnr_in(a.fit, enc, root) for enc, root in roots.items()}
     print(f"\nPSNR on img/4.png (256x256 photo) after {a.fit:g} s on one core:")
     for enc, (db, epochs) in fits.items():
         print(f"  {enc:8s} {db:6.2f} dB ({epochs} epochs)")
     print("  target: fourier and hashgrid >= 30 dB")
 
-    for encoding in ENCODINGS:
+    for encoding, root in roots.items():
         morphs(root, encoding, a.net, out)
-    shutil.rmtree(root)
-
+        shutil.rmtree(root)
 
 if __name__ == "__main__":
     main()
