@@ -43,3 +43,10 @@ def test_odd_sizes_and_frames_from_files(tmp_path):
     movie = write_movie(pngs, {"mp4": tmp_path / "odd.mp4"}, fps=5)
     assert movie.count == 3 and imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "odd.mp4"))[0] == 3
     np.testing.assert_array_equal(np.asarray(Image.open(pngs[1])), frames[1])
+
+
+def test_a_webm_holds_every_frame_at_its_size(nets):
+    r = write_transition("1>2:5", hidden=6, size="15x9", out=nets / "r", movies=("webm",), root=nets)
+    frames = imageio_ffmpeg.read_frames(str(r["webm"]))
+    assert next(frames)["size"] == (15, 9) and len(list(frames)) == 5  # odd sides stay: VP9 takes them
+    assert r["webm"].read_bytes()[:4] == b"\x1aE\xdf\xa3"  # Matroska's (WebM's) signature
