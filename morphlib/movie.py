@@ -143,7 +143,8 @@ FORMATS = {
 
 def check_formats(movies) -> tuple:
     """`movies` (a list or tuple of FORMATS' names) checked, repeats dropped."""
-    checks.instance("movies", movies, (list, tuple), f"a list of movie formats, such as ['gif'] (of {switches()})")
+    names = ", ".join(FORMATS)
+    checks.instance("movies", movies, (list, tuple), f"a list of movie formats such as ['gif'] (of {names})")
     return tuple(dict.fromkeys(checks.choice("movie format", m, FORMATS) for m in movies))
 
 
@@ -162,6 +163,8 @@ def check_options(movies, given: dict) -> dict:
     their defaults. An unknown option, or one set for a format that is not asked for, is refused."""
     known, chosen = format_options(), {kind: {} for kind in movies}
     for name in given:
+        if name in FORMATS:
+            raise MorphError(f"{name} is a movie format, not an option: ask for it in movies, e.g. movies=['{name}']")
         checks.choice("movie option", name, known)
     for name, (kind, option) in known.items():
         value = option.check(name, given[name]) if name in given else option.default

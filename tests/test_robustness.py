@@ -341,6 +341,7 @@ def test_an_mp4_ffmpeg_writes_nothing_into_is_an_error(tmp_path, monkeypatch):
     (lambda root: write_transition("1>2:2", hidden=4, size=8, root=None), "root"),
     (lambda root: write_transition("1>2:2", hidden=4, size=8, name=None, root=root), "name"),
     (lambda root: write_transition("1>2:2", hidden=4, size=8, movies="yes", root=root), "movies"),
+    (lambda root: write_transition("1>2:2", hidden=4, size=8, gif=True, root=root), "gif"),  # before movies=
     (lambda root: write_transition("1>2:2", hidden=4, size=8, on_frame=5, root=root), "on_frame"),
     (lambda root: Blender("img/1.png", "img/2.png"), "near picture"),
     (lambda root: hybrid_fft(PIC, {}), "far picture"),
