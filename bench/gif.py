@@ -44,7 +44,7 @@ def main():
         frames = demo_frames(tmp)
         print(f"demo: {len(frames)} frames; GIF size and mean error (levels of 255) against the frames")
         for side in SIDES:
-            write_movie(frames, fps=20, gif=tmp / f"{side}.gif", gif_size=side)
+            write_movie(frames, {"gif": tmp / f"{side}.gif"}, fps=20, gif_size=side)
             print(f"--gif-size {side}: own palettes {(tmp / f'{side}.gif').stat().st_size / 1e6:.2f} MB, "
                   f"error {_error(tmp / f'{side}.gif', frames):.1f}")
         shared = tmp / "shared.gif"
@@ -55,7 +55,7 @@ def main():
 
 def demo_frames(tmp: Path):
     """The demo's frames as PNGs (the demo itself writes only a GIF)."""
-    out = write_transition(DEMO_SEQUENCE, hidden=100, size=256, out=tmp, name="frames", schedule="ease", gif=False,
+    out = write_transition(DEMO_SEQUENCE, hidden=100, size=256, out=tmp, name="frames", schedule="ease",
                            loop=True, align=True, frames=True)
     return out["frames"]
 

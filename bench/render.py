@@ -81,8 +81,8 @@ def per_link(sizes=((512, 512), (1920, 1080))):
 def chain(size, client) -> float:
     """Seconds per frame of CHAIN at `size` streamed into an MP4 on the workers of `client` (already up)."""
     start = time.perf_counter()
-    out = write_transition(CHAIN, client=client, size="{}x{}".format(*size), mp4=True, out="result/bench/render",
-                           name="chain", device="cpu")
+    out = write_transition(CHAIN, client=client, size="{}x{}".format(*size), movies=("mp4",),
+                           out="result/bench/render", name="chain", device="cpu")
     return (time.perf_counter() - start) / out["count"]
 
 

@@ -2,7 +2,8 @@
 then on 1, 2 (and 4, 8 where the machine has the cores) Dask workers: wall time and speed-up; (2) a 60-frame
 1280x720 transition to MP4 with the shipped nets: today's path (frames rendered one by one, written as PNGs, read
 back into the MP4) against streaming, in this process and on 2 Dask workers. Times include starting the cluster.
-(3) x264's presets on 48 frames of 1920x1080: CPU time, size and PSNR to the frames (why movie.MP4_PRESET).
+(3) x264's presets and VP9 on 48 frames of 1920x1080: CPU time, size and PSNR to the frames (why
+movie.MP4_PRESET, and the WebM's settings).
 Everything is written under result/bench/scale/.  Usage: python -m bench.scale [--epochs 30] [--frames 60]
 """
 import argparse
@@ -17,7 +18,7 @@ import numpy as np
 from morphlib import parallel
 from morphlib.images import load_image, resize, save_image
 from morphlib.learn import Job
-from morphlib.movie import MP4_PRESET, Movie, write_movie
+from morphlib.movie import MP4_PRESET, write_movie
 from morphlib.net import interpolate
 from morphlib.render import render, render_morph
 from morphlib.transition import frame_plan, load_nets, pair, parse_sequence, write_transition
@@ -63,7 +64,8 @@ def movie(frames: int):
     for jobs in (1, 2):
         start = time.perf_counter()
         with parallel.client(jobs) as client:
-            out = write_transition(sequence, client=client, size="1280x720", mp4=True, out=HERE, name=f"stream{jobs}")
+            out = write_transition(sequence, client=client, size="1280x720", movies=("mp4",), out=HERE,
+                                   name=f"stream{jobs}")
         times[f"streaming, {'this process' if jobs == 1 else f'{jobs} Dask workers'}"] = time.perf_counter() - start
         assert out["count"] == frames
     print(f"(2) a {frames}-frame 1280x720 transition to MP4")
@@ -80,28 +82,28 @@ def _today(sequence, size) -> float:
     folder = HERE / "today"
     pngs = [save_image(folder / f"{i:04d}.png", render(interpolate(a, b, t), size[1], size[0], uint8=True))
             for i, (_, _, t) in enumerate(plan, 1)]
-    write_movie(pngs, fps=24, mp4=HERE / "today.mp4")
+    write_movie(pngs, {"mp4": HERE / "today.mp4"}, fps=24)
     return time.perf_counter() - start
 
 
 def presets(names=("medium", "faster", "veryfast")):
     """CPU seconds (ffmpeg's), MB and PSNR to the frames of 48 frames of the shipped nets 1 > 2 at 1920x1080 in an
-    MP4, per x264 preset."""
+    MP4, per x264 preset, and in a WebM (VP9)."""
     import imageio_ffmpeg
 
     a, b = pair(*load_nets(["1", "2"], 100).values())
     frames = render_morph(a, b, [i / 47 for i in range(48)], 1080, 1920, uint8=True)
-    print(f"(3) x264 presets, 48 frames of 1920x1080 to MP4 (morphlib uses {MP4_PRESET!r})")
-    for name in names:
-        path, before = HERE / f"preset-{name}.mp4", _ffmpeg_seconds()
-        with Movie(24, mp4=path, preset=name) as mp4:
-            for frame in frames:
-                mp4.add(frame)
+    print(f"(3) x264 presets, 48 frames of 1920x1080 to MP4 (morphlib uses {MP4_PRESET!r}), and VP9 to WebM")
+    ways = {name: ({"mp4": HERE / f"preset-{name}.mp4"}, {"mp4_preset": name}) for name in names}
+    for label, (paths, options) in {**ways, "webm (VP9)": ({"webm": HERE / "vp9.webm"}, {})}.items():
+        before = _ffmpeg_seconds()
+        write_movie(frames, paths, fps=24, **options)
+        path = next(iter(paths.values()))
         cpu, decoded = _ffmpeg_seconds() - before, imageio_ffmpeg.read_frames(str(path))
         next(decoded)
         mse = np.mean([np.mean((np.frombuffer(got, np.uint8).reshape(frame.shape) - frame.astype(np.float32)) ** 2)
                        for got, frame in zip(decoded, frames)])
-        print(f"  {name:12s}{cpu:8.1f} s CPU{path.stat().st_size / 1e6:8.2f} MB{10 * np.log10(255**2 / mse):8.2f} dB")
+        print(f"  {label:12s}{cpu:8.1f} s CPU{path.stat().st_size / 1e6:8.2f} MB{10 * np.log10(255**2 / mse):8.2f} dB")
 
 
 def _ffmpeg_seconds() -> float:

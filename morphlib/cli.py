@@ -16,6 +16,7 @@ from .errors import MorphError
 from .images import fit_side, load_image, save_image
 from .learn import RECIPES, Job, learn
 from .learn import nets as measured_nets
+from .movie import FORMATS, format_options
 from .net import ACTIVATIONS, BACKPROPS, INITS
 from .optim import OPTIMIZERS, describe_rates
 from .render import BLENDS
@@ -115,7 +116,8 @@ def _transition(a):
     try:
         with _client(a) as client:
             out = transition.write_transition(a.sequence, **options(a, transition.write_transition, on_frame=show,
-                                                                      on_note=tqdm.write, client=client))
+                                                                      on_note=tqdm.write, client=client),
+                                              **{k: getattr(a, k) for k in format_options()})
     except KeyboardInterrupt:
         bar.close()
         print(f"interrupted after {written} frames: no movie was written; PNG frames written are complete",
@@ -277,11 +279,12 @@ def _transition_parser(sub):
     tp.add_argument("--size", help="frame size: 512 or 640x360 (any size, bigger than learned; default %(default)s)")
     tp.add_argument("--schedule", choices=list(transition.SCHEDULES))
     tp.add_argument("--fps", type=float)
-    tp.add_argument("--gif", action="store_true", help="also write <out>/<name>.gif (loops)")
-    tp.add_argument("--mp4", action="store_true", help="also write <out>/<name>.mp4 (H.264)")
+    _movie_switches(tp)
     tp.add_argument("--frames", action=argparse.BooleanOptionalAction,
                     help="write numbered PNGs into <out>/<name>/ (default: only when no movie is asked for)")
-    tp.add_argument("--gif-size", type=int, help="longer side of the GIF's frames (default %(default)s)")
+    for name, (_, option) in format_options().items():
+        tp.add_argument(f"--{name.replace('_', '-')}", type=type(option.default), default=option.default,
+                        help=option.help)
     tp.add_argument("--fit", choices=FITS, help="pictures of another shape than --size: crop (default) fills the "
                     "frame with their middle, pad shows them whole between black bars, stretch stretches them")
     tp.add_argument("--loop", action="store_true", help="close the chain back to its first picture")
@@ -302,6 +305,22 @@ def _transition_parser(sub):
     tp.add_argument("--quiet", action="store_true")
     tp.set_defaults(run=_transition, **defaults(transition.write_transition), jobs=parallel.JOBS["transition"],
                     scheduler=None)
+
+
+class _AddMovie(argparse.Action):
+    """--gif, --mp4, ...: a switch adding its format to the movies (a new tuple: the default stays as it is)."""
+
+    def __init__(self, option_strings, dest, const, help):
+        super().__init__(option_strings, dest, nargs=0, const=const, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, (*getattr(namespace, self.dest), self.const))
+
+
+def _movie_switches(parser):
+    """A switch per movie format (movie.FORMATS)."""
+    for kind, row in FORMATS.items():
+        parser.add_argument(f"--{kind}", dest="movies", action=_AddMovie, const=kind, help=row.help)
 
 
 def _cluster_options(parser, jobs_help):
@@ -341,7 +360,7 @@ def parser():
     dp = sub.add_parser("demo", help="a looping transition GIF of the sample pictures from W-100/")
     dp.add_argument("--size")
     dp.add_argument("--fps", type=float)
-    dp.add_argument("--mp4", action="store_true")
+    _movie_switches(dp)
     dp.add_argument("--out")
     dp.set_defaults(run=_demo, **defaults(transition.demo))
 

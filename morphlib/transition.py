@@ -10,7 +10,7 @@ from .backend import namespace
 from .encoding import ENCODINGS, FIT, view
 from .errors import MorphError
 from .files import atomic_path, lock
-from .movie import FPS, GIF_SIZE, Movie, check_fps, check_mp4_size
+from .movie import FORMATS, FPS, Movie, check_formats, check_fps, check_frame_size, check_options, switches
 from .net import Net, check_compatible, interpolate
 from .render import BLEND, BLENDS, render_morph, render_warped
 from .sequence import Link, parse_sequence
@@ -153,14 +153,13 @@ def group_size(size, uint8=True) -> int:
     return max(1, min(GROUP, GROUP_BYTES // (size[0] * size[1] * 3 * (1 if uint8 else 4))))
 
 
-MP4_BYTES_PER_PIXEL = 10  # ffmpeg's x264 at its peak (1.3 GB against 0.7 GB without it at 8000x8000)
-
-
-def frame_memory(size, *, mp4=False, workers=False) -> int:
+def frame_memory(size, *, movies=(), workers=False) -> int:
     """About how many bytes making frames of `size` takes at its peak: a group of frames and the ones being
-    written here, x264's frames for an MP4; with Dask workers, the groups in flight here and on the workers."""
+    written here, the encoders' frames of `movies` (format names); with Dask workers, the groups in flight here
+    and on the workers."""
     frame = size[0] * size[1] * 3
-    return (group_size(size) + 2) * frame * (3 if workers else 1) + (MP4_BYTES_PER_PIXEL * frame // 3 if mp4 else 0)
+    encoders = sum(FORMATS[kind].memory for kind in movies) * size[0] * size[1]
+    return (group_size(size) + 2) * frame * (3 if workers else 1) + encoders
 
 
 def groups(plan, most):
@@ -195,12 +194,13 @@ def _draw(a, b, ts, size, shape, *, band=None, warp=None, blend=BLEND, **options
 
 
 def write_transition(sequence, *, hidden=100, size=512, out="result", name="transition", schedule="linear",
-                     fps=FPS, gif=False, mp4=False, frames=None, gif_size=GIF_SIZE, fit=FIT, loop=False,
-                     pingpong=False, beyond=0.0, align=False, warp=WARP, blend=BLEND, points=None, device="auto",
-                     root=".", client=None, on_frame=None, on_note=None) -> dict:
-    """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif and .mp4 and
-    (`frames`; None: only when no movie is asked for) <out>/<name>/0001.png .... Returns the paths ("frames": the
-    PNGs, "gif", "mp4"), how many frames were made ("count") and of an earlier run, how many frames were removed
+                     fps=FPS, movies=(), frames=None, fit=FIT, loop=False, pingpong=False, beyond=0.0, align=False,
+                     warp=WARP, blend=BLEND, points=None, device="auto", root=".", client=None, on_frame=None,
+                     on_note=None, **movie_options) -> dict:
+    """Render a sequence and stream its frames, in order as they are made, into <out>/<name>.gif, .mp4, ... (the
+    `movies`, names of movie.FORMATS, with their `movie_options` such as gif_size) and (`frames`; None: only when
+    no movie is asked for) <out>/<name>/0001.png .... Returns the paths ("frames": the PNGs; a movie's by its
+    format's name), how many frames were made ("count") and of an earlier run, how many frames were removed
     ("removed_old") and which movies not asked for this time ("removed_movies"). Frames are rendered on `device`
     (cpu, gpu, or auto: the GPU when CuPy finds one) and copied back as bytes, here or, given a Dask `client`
     (parallel.client), on its workers; `fit`: see Plan. `warp` (warp.WARPS) moves each link by its
@@ -211,54 +211,47 @@ def write_transition(sequence, *, hidden=100, size=512, out="result", name="tran
     steps = frame_plan(links, schedule, loop=loop, pingpong=pingpong, beyond=beyond)
     hidden, name = checks.whole("hidden size", hidden, 1, checks.MAX_HIDDEN), checks.file_name("name", name)
     fps, out, root = check_fps(fps), checks.path("out", out), checks.path("root", root)
-    gif_size = checks.whole("gif_size", gif_size, 1, checks.MAX_SIDE)
-    pngs = _pngs(gif, mp4, frames)
-    _no_effect({"fps": (fps, FPS, gif or mp4, "a movie (--gif, --mp4)"),
-                "gif_size": (gif_size, GIF_SIZE, gif, "a GIF (--gif)")})
+    kinds = check_formats(movies)
+    pngs = _pngs(kinds, frames)
+    check_options(kinds, movie_options)
+    if fps != FPS and not kinds:
+        raise MorphError(f"fps {fps:g} has no effect without a movie ({switches()}): ask for one, or leave fps "
+                         "alone")
     align, on_frame = checks.flag("align", align), checks.function("on_frame", on_frame)
     client = parallel.checked(client)
     names = [n for link in links for n in (link.src, link.dst)]
     nets, shapes = load_nets(names, hidden, root), aspects(names, hidden, root)
     frame = parse_size(size)
     view(frame, fit=fit)  # bad sizes and fits, a missing GPU, too little memory: refused before anything is removed
-    if mp4:
-        check_mp4_size(*frame)
+    check_frame_size(kinds, *frame)
     xp = namespace(device)
-    checks.memory("frames of {}x{}".format(*frame), frame_memory(frame, mp4=mp4, workers=client is not None),
+    checks.memory("frames of {}x{}".format(*frame), frame_memory(frame, movies=kinds, workers=client is not None),
                   "give a smaller --size")
     warps, notes = link_warps(steps, nets, shapes, warp=warp, blend=blend, points=points,
                               folder=weights_dir(hidden, root), on_note=checks.function("on_note", on_note))
     plan = Plan.of(steps, nets, size, align=align, fit=fit, aspects=shapes, warps=warps, blend=blend)
     rendered = plan.render(device=xp, uint8=True) if client is None else parallel.frames(client, plan, device=xp)
-    movies = {k: out / f"{name}.{k}" for k, want in (("gif", gif), ("mp4", mp4)) if want}
+    paths = {kind: out / f"{name}{FORMATS[kind].suffix}" for kind in kinds}
     folder, digits = out / name, max(4, len(str(len(steps))))
     with checks.disk_errors(), lock(folder, str(folder), "written"):  # one run per --out and --name
-        listed = _listed_movies(out, movies.values())
+        listed = _listed_movies(out, paths.values())
         result = {"removed_old": _clear_frames(folder, [f"{i:0{digits}d}.png" for i in range(1, len(steps) + 1)])
-                  if pngs else 0, "removed_movies": _claim_movies(out, name, movies.values(), listed)}
-        with Movie(fps, **movies, folder=folder if pngs else None, digits=digits, gif_size=gif_size) as movie:
+                  if pngs else 0, "removed_movies": _claim_movies(out, name, paths.values(), listed)}
+        with Movie(fps, paths, folder=folder if pngs else None, digits=digits, **movie_options) as sink:
             for i, rgb in enumerate(rendered, 1):
-                movie.add(rgb)
+                sink.add(rgb)
                 if on_frame:
                     on_frame(i, len(steps))
-    return {**result, **movies, "frames": movie.pngs, "count": movie.count, "notes": notes}
+    return {**result, **paths, "frames": sink.pngs, "count": sink.count, "notes": notes}
 
 
-def _no_effect(options: dict):
-    """Refuse an option set away from its default when nothing uses it: {name: (value, default, used, what uses it)}."""
-    for name, (value, default, used, what) in options.items():
-        if value != default and not used:
-            raise MorphError(f"{name} {value:g} has no effect without {what}: ask for one, or leave {name} alone")
-
-
-def _pngs(gif, mp4, frames) -> bool:
-    """Whether numbered PNGs are written: `frames`, or when it is None, if no movie is asked for. Nothing at all
-    to write is refused."""
-    gif, mp4 = checks.flag("gif", gif), checks.flag("mp4", mp4)
-    pngs = not (gif or mp4) if frames is None else checks.flag("frames", frames)
-    if not (gif or mp4 or pngs):
-        raise MorphError("frames=False (--no-frames) and no movie: nothing would be written; ask for a GIF or an MP4 "
-                         "(--gif, --mp4), or leave the frames on")
+def _pngs(movies, frames) -> bool:
+    """Whether numbered PNGs are written: `frames`, or when it is None, if no movie (format names) is asked for.
+    Nothing at all to write is refused."""
+    pngs = not movies if frames is None else checks.flag("frames", frames)
+    if not (movies or pngs):
+        raise MorphError("frames=False (--no-frames) and no movie: nothing would be written; ask for a movie "
+                         f"({switches()}), or leave the frames on")
     return pngs
 
 
@@ -287,9 +280,10 @@ def link_warps(plan, nets, shapes, *, warp=WARP, blend=BLEND, points=None, folde
 
 
 def summary(result) -> list:
-    """What write_transition wrote, a line each: the frames (and their folder, if PNGs), the GIF, the MP4."""
+    """What write_transition wrote, a line each: the frames (and their folder, if PNGs), then each movie."""
     pngs = f": {result['frames'][0].parent}/" if result.get("frames") else ""
-    return [f"{result['count']} frames{pngs}"] + [f"{k.upper()}: {result[k]}" for k in ("gif", "mp4") if k in result]
+    return [f"{result['count']} frames{pngs}"] + [f"{row.title}: {result[k]}" for k, row in FORMATS.items()
+                                                  if k in result]
 
 
 MOVIES = ".morphlib-movies"  # in an output folder: the movies morphlib wrote there, one name per line
@@ -311,8 +305,8 @@ def _listed_movies(out: Path, paths) -> set:
 def _claim_movies(out: Path, name, paths, listed) -> list:
     """List this run's movies `paths` in <out>/MOVIES, and remove the other movies of `name` listed there (a stale
     one would pass for this run's); returns the removed paths."""
-    old = [out / f"{name}.{k}" for k in ("gif", "mp4") if out / f"{name}.{k}" not in paths]
-    old = [p for p in old if p.name in listed and p.is_file()]
+    old = [out / f"{name}{row.suffix}" for row in FORMATS.values()]
+    old = [p for p in old if p not in paths and p.name in listed and p.is_file()]
     for p in old:
         p.unlink()
     names = sorted(listed - {p.name for p in old} | {p.name for p in paths})
@@ -322,10 +316,11 @@ def _claim_movies(out: Path, name, paths, listed) -> list:
     return old
 
 
-def demo(*, size=256, fps=20, mp4=False, out="result", root=".") -> dict:
-    """The quick start: a looping GIF through the sample pictures with the nets shipped in W-100/."""
+def demo(*, size=256, fps=20, movies=("gif",), out="result", root=".") -> dict:
+    """The quick start: a looping GIF (or other `movies`) through the sample pictures with the nets shipped in
+    W-100/."""
     return write_transition(DEMO_SEQUENCE, hidden=100, size=size, out=out, name="demo", schedule="ease", fps=fps,
-                            gif=True, mp4=mp4, loop=True, align=True, root=root)
+                            movies=movies, loop=True, align=True, root=root)
 
 
 MANIFEST = ".morphlib-frames"  # in a frames folder: the files morphlib wrote there, one per line

@@ -24,7 +24,7 @@ from conftest import REPO
 CHROMIUM = "/usr/bin/chromium"
 SMALL = {
     "learn.ipynb": {"PICTURE": 2, "EPOCHS": 100000, "SNAPSHOT_EVERY": 2},  # W-100/2.npz: a shipped net
-    "transition.ipynb": {"SIZE": "64x36", "SEQUENCE": "1>2:4, 2>3:4", "PREVIEW": 64, "MP4": False},
+    "transition.ipynb": {"SIZE": "64x36", "SEQUENCE": "1>2:4, 2>3:4", "PREVIEW": 64, "MOVIES": ("gif",)},
     "two_images.ipynb": {"SIZE": 64, "STEPS": 10, "PREVIEW": 48, "M_PRECISE": 0.3},
 }
 WAIT_MS = 240_000  # the longest any page state may take on a loaded 2-core machine

@@ -258,7 +258,7 @@ def test_frames_that_would_not_fit_are_refused_before_any_file_is_touched(worksp
                                          r"available: give a smaller --size"):
         write_transition("1>2:3", hidden=6, size=3000, out=workspace / "r", root=workspace)
     assert old.is_file()
-    assert transition.frame_memory((3000, 3000), mp4=True, workers=True) > transition.frame_memory((3000, 3000))
+    assert transition.frame_memory((3000, 3000), movies=("mp4",), workers=True) > transition.frame_memory((3000, 3000))
 
 
 def test_learning_a_picture_that_would_not_fit_is_refused_before_it_starts(little_memory):

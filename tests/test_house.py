@@ -4,7 +4,7 @@ import ast
 import numpy as np
 import pytest
 
-from conftest import REPO, gradient_picture
+from conftest import REPO, gradient_picture, nets_dir
 
 MODULES = sorted(p.stem for p in (REPO / "morphlib").glob("*.py"))
 
@@ -105,11 +105,13 @@ def test_an_activation_is_one_row_of_its_table(monkeypatch, tmp_path):
 def test_an_unknown_name_is_refused_in_one_place():
     from morphlib.encoding import make_encoding
     from morphlib.errors import MorphError
+    from morphlib.movie import check_formats
     from morphlib.net import init_net
     from morphlib.train import train
 
     for call, name in ((lambda: init_net(4, activation="sine"), "activation"),
                        (lambda: make_encoding("hash"), "encoding"),
+                       (lambda: check_formats(["avi"]), "movie format"),
                        (lambda: train(init_net(4), gradient_picture(4, 4), optimizer="lion"), "optimizer"),
                        (lambda: init_net(4, init="xavier"), "init")):
         with pytest.raises(MorphError, match=f"unknown {name} '.+': use one of "):
@@ -147,3 +149,46 @@ def test_a_backend_is_one_row_of_its_table(monkeypatch):
     monkeypatch.setitem(backend.BACKENDS, "strict", row)
     monkeypatch.setattr(backend, "DEVICES", (*backend.BACKENDS, "auto"))
     assert backend.namespace("strict") is strict and backend.kind(strict) == "cpu"
+
+
+class _Frames:
+    """A movie of this test's own format: the frames (every `npy_every`-th) in one .npy file."""
+
+    def __init__(self, path, tmp, fps, *, npy_every):
+        self.tmp, self.every, self.frames = tmp, npy_every, []
+
+    def __enter__(self):
+        return self
+
+    def add(self, rgb):
+        self.frames.append(rgb)
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            with open(self.tmp, "wb") as f:
+                np.save(f, np.stack(self.frames[::self.every]))
+
+
+def test_a_movie_format_is_one_row_of_its_table(monkeypatch, tmp_path, capsys):
+    """A new movie format (frames in a .npy here) is one row: write_transition, its own option, its size limit,
+    the summary, the list of movies morphlib owns and the CLI's switch and option take it."""
+    from morphlib import checks, movie
+    from morphlib.cli import main, parser
+    from morphlib.errors import MorphError
+    from morphlib.transition import MOVIES, summary, write_transition
+
+    every = movie.Option(1, "keep every N-th frame (default %(default)s)", lambda n, v: checks.whole(n, v, 1, 9))
+    row = movie.Format(_Frames, ".npy", "NPY", "an", "also write <out>/<name>.npy", {"npy_every": every}, max_side=20,
+                       limit="this test's")
+    monkeypatch.setitem(movie.FORMATS, "npy", row)
+    monkeypatch.chdir(nets_dir(tmp_path, 4))
+    r = write_transition("1>2:5", hidden=4, size=8, movies=["npy", "gif"], npy_every=2)
+    assert np.load(r["npy"]).shape == (3, 8, 8, 3) and summary(r)[1:] == [f"GIF: {r['gif']}", f"NPY: {r['npy']}"]
+    assert sorted((tmp_path / "result" / MOVIES).read_text().split()) == ["transition.gif", "transition.npy"]
+    with pytest.raises(MorphError, match="an NPY's frames may be at most 20 pixels wide and high .this test's."):
+        write_transition("1>2:5", hidden=4, size=21, movies=["npy"])
+    assert write_transition("1>2:2", hidden=4, size=8, movies=["gif"])["removed_movies"] == [r["npy"]]
+    assert parser().parse_args(["transition", "1>2:2", "--npy", "--npy-every", "3"]).npy_every == 3
+    assert main(["transition", "1>2:7", "-H", "4", "--size", "8", "--npy", "--npy-every", "3", "--quiet"]) == 0
+    assert "NPY: result/transition.npy" in capsys.readouterr().out
+    assert np.load(tmp_path / "result" / "transition.npy").shape == (3, 8, 8, 3)

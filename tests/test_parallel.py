@@ -52,7 +52,7 @@ def test_chunks_rendered_on_workers_are_the_frames_made_here(workspace, monkeypa
     parallel.learn_all(["1-3"], Job(root=str(workspace), **TINY))
     write_points(points_file("1", "2", workspace / "W-6"), [[0.2, 0.3, 0.4, 0.35], [0.7, 0.6, 0.6, 0.8],
                                                            [0.5, 0.8, 0.3, 0.7]])  # link 1>2 moves
-    options = dict(hidden=6, size="20x12", fit="pad", mp4=True, frames=True, align=True, root=workspace)
+    options = dict(hidden=6, size="20x12", fit="pad", movies=("mp4",), frames=True, align=True, root=workspace)
     here = write_transition("1>2:5, 2>3:4", out=workspace / "here", **options)
     with parallel.client(2) as client:
         there = write_transition("1>2:5, 2>3:4", client=client, out=workspace / "there", **options)

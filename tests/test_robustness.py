@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from dataclasses import replace
 from math import inf, nan
 
 import numpy as np
@@ -161,7 +162,7 @@ def test_legacy_net_of_another_hidden_size_is_refused(tmp_path):
 
 def test_a_rerun_without_movies_removes_the_earlier_runs_movies(nets):
     out = nets / "result"
-    first = write_transition("1>2:3", hidden=4, size=8, out=out, gif=True, root=nets)
+    first = write_transition("1>2:3", hidden=4, size=8, out=out, movies=("gif",), root=nets)
     (out / "mine.gif").write_bytes(b"a user's file")
     again = write_transition("1>2:3", hidden=4, size=8, out=out, root=nets)
     assert again["removed_movies"] == [first["gif"]] and not first["gif"].exists() and (out / "mine.gif").exists()
@@ -296,9 +297,9 @@ def test_a_net_with_some_biases_and_a_zip_of_other_members_are_refused(tmp_path)
 def test_fps_out_of_range_is_refused(tmp_path, fps):
     nets_dir(tmp_path, 4)
     with pytest.raises(MorphError, match="^fps .* is not allowed: give a finite number at least 0.01 and at most 1000"):
-        write_transition("1>2:2", hidden=4, size=8, gif=True, fps=fps, out=tmp_path / "r", root=tmp_path)
+        write_transition("1>2:2", hidden=4, size=8, movies=("gif",), fps=fps, out=tmp_path / "r", root=tmp_path)
     with pytest.raises(MorphError, match="^fps"):
-        movie.write_movie([np.zeros((4, 4, 3), np.uint8)], fps=fps, gif=tmp_path / "m.gif")
+        movie.write_movie([np.zeros((4, 4, 3), np.uint8)], {"gif": tmp_path / "m.gif"}, fps=fps)
 
 
 @pytest.mark.parametrize("name", ["²", "³4", "٣", "1²"])
@@ -315,17 +316,17 @@ def test_pictures_named_with_other_digits_are_names_not_numbers(workspace, name)
 def test_an_mp4_too_big_for_x264_is_refused_before_anything(tmp_path, side):
     nets_dir(tmp_path, 4)
     with pytest.raises(MorphError, match=f"at most 16384 pixels wide and high .* not {side}: give a smaller size"):
-        write_transition("1>2:2", hidden=4, size=side, mp4=True, out=tmp_path / "r", root=tmp_path)
+        write_transition("1>2:2", hidden=4, size=side, movies=("mp4",), out=tmp_path / "r", root=tmp_path)
     assert not (tmp_path / "r").exists()
     with pytest.raises(MorphError, match="at most 16384"):
-        movie.write_movie([np.zeros((2, 20000, 3), np.uint8)], fps=24, mp4=tmp_path / "m.mp4")
+        movie.write_movie([np.zeros((2, 20000, 3), np.uint8)], {"mp4": tmp_path / "m.mp4"}, fps=24)
     assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob(".*"))
 
 
 def test_an_mp4_ffmpeg_writes_nothing_into_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(movie, "MP4_MAX_SIDE", 10**6)  # let x264 refuse it itself
+    monkeypatch.setitem(movie.FORMATS, "mp4", replace(movie.FORMATS["mp4"], max_side=10**6))  # x264 refuses it
     with pytest.raises(MorphError, match="ffmpeg wrote no video into"):
-        movie.write_movie([np.zeros((2, 20000, 3), np.uint8)], fps=24, mp4=tmp_path / "m.mp4")
+        movie.write_movie([np.zeros((2, 20000, 3), np.uint8)], {"mp4": tmp_path / "m.mp4"}, fps=24)
     assert not list(tmp_path.iterdir())
 
 
@@ -339,7 +340,8 @@ def test_an_mp4_ffmpeg_writes_nothing_into_is_an_error(tmp_path, monkeypatch):
     (lambda root: write_transition("1>2:2", hidden=4, size=8, out=None, root=root), "out"),
     (lambda root: write_transition("1>2:2", hidden=4, size=8, root=None), "root"),
     (lambda root: write_transition("1>2:2", hidden=4, size=8, name=None, root=root), "name"),
-    (lambda root: write_transition("1>2:2", hidden=4, size=8, gif="yes", root=root), "gif"),
+    (lambda root: write_transition("1>2:2", hidden=4, size=8, movies="yes", root=root), "movies"),
+    (lambda root: write_transition("1>2:2", hidden=4, size=8, gif=True, root=root), "gif"),  # before movies=
     (lambda root: write_transition("1>2:2", hidden=4, size=8, on_frame=5, root=root), "on_frame"),
     (lambda root: Blender("img/1.png", "img/2.png"), "near picture"),
     (lambda root: hybrid_fft(PIC, {}), "far picture"),
@@ -382,7 +384,7 @@ def test_links_as_tuples_are_links():
                                                                   "encoding plain has none"),
     (lambda root: write_transition("1>2:2", hidden=4, size=8, fps=10, root=root), "fps 10 has no effect without a "
                                                                                   "movie"),
-    (lambda root: write_transition("1>2:2", hidden=4, size=8, mp4=True, gif_size=128, root=root),
+    (lambda root: write_transition("1>2:2", hidden=4, size=8, movies=("mp4",), gif_size=128, root=root),
      r"gif_size 128 has no effect without a GIF \(--gif\)"),
 ])
 def test_contradictions_and_nothing_to_do_are_refused(tmp_path, call, message):

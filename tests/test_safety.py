@@ -203,7 +203,7 @@ def test_a_transition_into_a_users_folder_keeps_their_hidden_files(tmp_path):
     for n in LOOK_ALIKES:
         (mine / n).write_bytes(b"the user's")
     for _ in range(2):
-        write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", gif=True, frames=True, root=tmp_path)
+        write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", movies=("gif",), frames=True, root=tmp_path)
     assert all((mine / n).read_bytes() == b"the user's" for n in LOOK_ALIKES)
     assert {p.name for p in mine.iterdir()} == {*LOOK_ALIKES, "t", "t.gif", MOVIES}
 
@@ -214,14 +214,14 @@ def test_movies_only_replace_or_remove_what_morphlib_wrote(tmp_path, capsys):
     mine.mkdir()
     for kind in ("gif", "mp4"):
         (mine / f"holiday.{kind}").write_bytes(b"the user's")
-    for movie in ({"gif": True}, {"mp4": True}):
+    for movie in ("gif", "mp4"):
         with pytest.raises(MorphError, match="holiday.(gif|mp4) is not a movie morphlib wrote .* move it away"):
-            write_transition("1>2:2", hidden=4, size=8, out=mine, name="holiday", root=tmp_path, **movie)
+            write_transition("1>2:2", hidden=4, size=8, out=mine, name="holiday", root=tmp_path, movies=(movie,))
     r = write_transition("1>2:2", hidden=4, size=8, out=mine, name="holiday", root=tmp_path)  # frames only
     assert r["removed_movies"] == [] and all((mine / f"holiday.{k}").read_bytes() == b"the user's"
                                              for k in ("gif", "mp4"))
-    first = write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", gif=True, mp4=True, root=tmp_path)
-    again = write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", gif=True, root=tmp_path)
+    first = write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", movies=("gif", "mp4"), root=tmp_path)
+    again = write_transition("1>2:2", hidden=4, size=8, out=mine, name="t", movies=("gif",), root=tmp_path)
     assert again["removed_movies"] == [first["mp4"]] and again["gif"].read_bytes()[:3] == b"GIF"
     assert (mine / MOVIES).read_text().split() == ["t.gif"]
 

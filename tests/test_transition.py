@@ -71,7 +71,7 @@ def test_sizes():
 
 def test_write_transition_frames_gif_mp4(nets):
     out = nets / "result"
-    r = write_transition("1>2:4, 2>3:3", hidden=6, size="24x16", out=out, fps=10, gif=True, mp4=True, frames=True,
+    r = write_transition("1>2:4, 2>3:3", hidden=6, size="24x16", out=out, fps=10, movies=("gif", "mp4"), frames=True,
                          fit="stretch", root=nets)
     assert len(r["frames"]) == r["count"] == 4 + 3 - 1
     assert [p.name for p in r["frames"]][:2] == ["0001.png", "0002.png"]
@@ -83,7 +83,7 @@ def test_write_transition_frames_gif_mp4(nets):
     with Image.open(r["gif"]) as g:
         assert g.n_frames == 6 and g.size == (24, 16)
     assert r["mp4"].stat().st_size > 100 and r["mp4"].read_bytes()[4:8] == b"ftyp"
-    again = write_transition("1>2:3", hidden=6, size=8, out=out, gif=False, root=nets)
+    again = write_transition("1>2:3", hidden=6, size=8, out=out, movies=(), root=nets)
     assert again["removed_old"] == 6 and len(list((out / "transition").glob("*.png"))) == 3
     with pytest.raises(MorphError, match="positive"):
         write_transition("1>2:3", hidden=6, size="0x8", out=out, root=nets)

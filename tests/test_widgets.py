@@ -202,7 +202,7 @@ def test_scrubber_error_hides_the_old_picture_and_the_slider_is_wide(tmp_path):
 
 def test_movie_view_lists_the_files_and_plays_the_gif_from_its_file(tmp_path, monkeypatch):
     nets_dir(tmp_path, 6)
-    out = write_transition("1>2:3", hidden=6, size="40x24", gif=True, root=tmp_path, out=tmp_path / "result",
+    out = write_transition("1>2:3", hidden=6, size="40x24", movies=("gif",), root=tmp_path, out=tmp_path / "result",
                            warp="none")
     assert "outside the notebook's folder" in movie_view(out).data
     monkeypatch.chdir(tmp_path)
