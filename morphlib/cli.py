@@ -10,7 +10,7 @@ import time
 from tqdm import tqdm
 
 from . import checks, hybrid, parallel, transition, weights
-from .backend import DEVICES
+from .backend import BATCH, DEVICES
 from .encoding import ENCODINGS, FITS, NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
@@ -220,9 +220,9 @@ def _line(e) -> str:
 _DEVICE_HELP = "auto: the GPU when CuPy finds one, else the CPU; gpu: fail without one (default %(default)s)"
 
 
-def _by_encoding(option, shown=str) -> str:
-    """learn.RECIPES' defaults of `option` in words: "20 for hashgrid, 60 for fourier, ..." (by the typed names)."""
-    return ", ".join(f"{shown(RECIPES[kind][option])} for {name}" for name, kind in NAMES.items())
+def _by_encoding(option) -> str:
+    """learn.RECIPES' defaults of `option` in words: "60 for fourier, 20 for hashgrid, ..." (by the typed names)."""
+    return ", ".join(f"{RECIPES[kind][option]} for {name}" for name, kind in NAMES.items())
 
 
 def _learn_parser(sub):
@@ -251,8 +251,8 @@ def _learn_parser(sub):
                     f"to {FLOOR * 100:g}%% of --lr; or constant (default: {_by_encoding('lr_schedule')})")
     lp.add_argument("--sampling", choices=SAMPLINGS, help="an epoch's pixels: error, more of those the net gets "
                     f"worst; or uniform, each once (default: {_by_encoding('sampling')})")
-    lp.add_argument("--batch", type=int, help="pixels per step (default: "
-                    + _by_encoding("batch", lambda b: f"{b['cpu']} on a CPU, {b['gpu']} on a GPU") + ")")
+    lp.add_argument("--batch", type=int,
+                    help=f"pixels per step (default: {BATCH['cpu']} on a CPU, {BATCH['gpu']} on a GPU)")
     lp.add_argument("--optimizer", choices=list(OPTIMIZERS), help="(default %(default)s)")
     lp.add_argument("--backprop", choices=BACKPROPS, help="book: T. Rashid's original (default %(default)s)")
     lp.add_argument("--seed", type=int, help="initial weights and shuffling (default %(default)s)")

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checks
-from .backend import BATCH, DEVICE, DEVICES, NUMPY, kind, namespace
+from .backend import DEVICE, DEVICES, NUMPY, kind, namespace
 from .encoding import FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding
 from .errors import MorphError
 from .files import lock
@@ -21,12 +21,12 @@ from .weights import entry, history, load_net, load_numbered, read_meta, store, 
 # takes about as long as a 256 px one did before them, and shows more in a video (bench/learn.py, grace_hopper@256).
 LEARN_SIDE = 512
 # How nets of each encoding learn unless told otherwise (bench/learn.py measures them; README, "Learning speed"):
-# epochs, the rate's schedule over them, which pixels an epoch shows, and pixels a step by device (backend.BATCH)
+# epochs, the rate's schedule over them and which pixels an epoch shows
 RECIPES = {
-    "hashgrid": {"epochs": 20, "lr_schedule": "cosine", "sampling": "uniform", "batch": {"cpu": 2048, "gpu": 65536}},
-    "fourier": {"epochs": 60, "lr_schedule": "cosine", "sampling": "error", "batch": BATCH},
-    "plain": {"epochs": 200, "lr_schedule": "constant", "sampling": "uniform", "batch": BATCH},
-    "legacy": {"epochs": 200, "lr_schedule": "constant", "sampling": "uniform", "batch": BATCH},
+    "hashgrid": {"epochs": 20, "lr_schedule": "cosine", "sampling": "uniform"},
+    "fourier": {"epochs": 60, "lr_schedule": "cosine", "sampling": "error"},
+    "plain": {"epochs": 200, "lr_schedule": "constant", "sampling": "uniform"},
+    "legacy": {"epochs": 200, "lr_schedule": "constant", "sampling": "uniform"},
 }
 # The original project's net exactly (and its targets, seed_targets())
 SEED_EXACT = {"encoding": "seed", "activation": "sigmoid", "init": "uniform", "optimizer": "sgd", "batch": 1,
@@ -57,7 +57,7 @@ class Job:
     lr: float = None  # default: optim.default_lr for the optimizer, encoding and device; a cosine schedule's peak
     lr_schedule: str = None  # train.SCHEDULES: the rate over the run (default: the encoding's RECIPES)
     sampling: str = None  # train.SAMPLINGS: which pixels an epoch shows (default: the encoding's RECIPES)
-    batch: int = None  # pixels a step (default: the encoding's RECIPES for the device)
+    batch: int = None  # default: backend.BATCH of the device (512 pixels on a CPU, 65536 on a GPU)
     optimizer: str = "adam"
     backprop: str = "exact"
     seed: int = 0  # initial weights and shuffling; the same seed for all pictures gives smoother morphs
@@ -141,10 +141,6 @@ class Job:
             return default_lr(self.optimizer, make_encoding(self.encoding)["kind"], kind(xp))
         return self.lr
 
-    def batch_on(self, xp=NUMPY) -> int:
-        """The chosen batch, else the encoding's RECIPES batch on namespace `xp`'s kind of device."""
-        return RECIPES[make_encoding(self.encoding)["kind"]]["batch"][kind(xp)] if self.batch is None else self.batch
-
     def source(self) -> Path:
         return image_path(self.picture, Path(self.root) / self.img_dir)
 
@@ -192,7 +188,7 @@ def trained(job: Job, *, stop=None, on_epoch=None, time_limit=None, target=None)
     target = job.target() if target is None else target
     net, xp, before = job.start_net(), namespace(job.device), job.epochs_before()
     counted = on_epoch and (lambda epoch, *rest: on_epoch(before + epoch, *rest))  # a resumed net counts on
-    result = train(net, target, epochs=job.epochs, batch=job.batch_on(xp), lr=job.learning_rate(xp),
+    result = train(net, target, epochs=job.epochs, batch=job.batch, lr=job.learning_rate(xp),
                    optimizer=job.optimizer, backprop=job.backprop, seed=job.seed, schedule=job.lr_schedule,
                    sampling=job.sampling, time_limit=time_limit, stop=stop, on_epoch=counted, device=xp)
     result.epochs += before if result.epochs else 0
