@@ -106,6 +106,11 @@ def learned(enc: dict) -> dict:
     return ENCODINGS[enc["kind"]].learned(enc)
 
 
+def learned_gradients(encoded, enc: dict, params: dict, d_features) -> dict:
+    """Gradients of the learned tables, by name, from the gradient of the net inputs they gave (features())."""
+    return ENCODINGS[enc["kind"]].gradients(encoded, enc, params, d_features)
+
+
 def _with_one(xy, first, second):
     xp = array_namespace(xy)
     return xp.concat([first, second, xp.ones((xy.shape[0], 1), dtype=xy.dtype)], axis=1)
@@ -192,7 +197,7 @@ def _hash_features(encoded, enc, params):
     return xp.reshape(xp.sum(corners * weights, axis=1), (n, levels * f))
 
 
-def hash_gradients(encoded, enc, params, d_features) -> dict:
+def _hash_gradients(encoded, enc, params, d_features) -> dict:
     """The tables' gradient from the features' (N, levels * per_level): each corner's share, summed per row."""
     xp = array_namespace(encoded)
     rows, weights = _hash_parts(encoded, enc)
@@ -249,7 +254,7 @@ ENCODINGS = {  # by the kind stored in weights files
                          lambda e: f"hashgrid({e['levels']} levels of {e['table']} x {e['per_level']}, "
                                    f"{e['coarsest']} to {e['finest']} cells)",
                          learned=lambda e: {"tables": (e["levels"] * e["table"], e["per_level"])}, valid=_valid_grid,
-                         features=_hash_features, gradients=hash_gradients, columns=lambda e: 8 * e["levels"]),
+                         features=_hash_features, gradients=_hash_gradients, columns=lambda e: 8 * e["levels"]),
 }
 NAMES = {"fourier": "fourier", "hashgrid": "hashgrid", "plain": "plain", "seed": "legacy"}  # typed -> kind made
 

@@ -52,7 +52,7 @@ class Job:
     features: int = FEATURES
     sigma: float = FOURIER_SIGMA
     feature_seed: int = FEATURE_SEED  # draws the Fourier frequencies: nets that morph together must share it
-    activation: str = None  # default: sigmoid for plain, relu for fourier
+    activation: str = None  # default: the encoding's (encoding.ENCODINGS: sigmoid for plain, else relu)
     epochs: int = None  # default: the encoding's RECIPES
     lr: float = None  # default: optim.default_lr for the optimizer, encoding and device; a cosine schedule's peak
     lr_schedule: str = None  # train.SCHEDULES: the rate over the run (default: the encoding's RECIPES)

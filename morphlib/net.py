@@ -18,6 +18,7 @@ from .encoding import (
     features,
     input_size,
     learned,
+    learned_gradients,
     make_encoding,
     same_encoding,
 )
@@ -215,5 +216,5 @@ def gradients(net: Net, X, T, backprop="exact", *, per_pixel=False):
         if k > 1:
             delta = err * derivative(acts[k - 1])
     if learned(net.encoding):  # err: the features' gradient
-        grads.update(ENCODINGS[net.encoding["kind"]].gradients(X, net.encoding, net.params, err))
+        grads.update(learned_gradients(X, net.encoding, net.params, err))
     return grads, mse

@@ -44,7 +44,7 @@ def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(
     nets = [(a if b is None else interpolate(a, b, t)).to(xp) for t in ts]
     mixed = [_fold(net) for net in nets]
     shared = b is not None and not ENCODINGS[enc["kind"]].affine and not learned(enc)
-    firsts = [_first_layer(n.to(xp), *_fold(n.to(xp))[0][:2], xs) for n in (a, b)] if shared else \
+    firsts = [_first_layer(net, *_fold(net)[0][:2], xs) for net in (a.to(xp), b.to(xp))] if shared else \
         [_first_layer(net, W1, b1, xs) for net, ((W1, b1, _), *_) in zip(nets, mixed)]
     out = xp.empty((len(mixed), n, w, 3), dtype=xp.uint8 if uint8 else xp.float32)
     spare = _buffers(xp, rows * w, [W.shape[1] for W, *_ in mixed[0]])
