@@ -265,5 +265,10 @@ def same_encoding(a: dict, b: dict) -> bool:
     return np.array_equal(a["B"], b["B"]) if "B" in a else a == b
 
 
+def typed(enc: dict) -> str:
+    """The name a user types (NAMES) for the encoding's kind."""
+    return next(name for name, kind in NAMES.items() if kind == enc["kind"])
+
+
 def describe(enc: dict) -> str:
     return ENCODINGS[enc["kind"]].describe(enc)

@@ -21,6 +21,7 @@ from .encoding import (
     learned_gradients,
     make_encoding,
     same_encoding,
+    typed,
 )
 from .errors import MorphError
 
@@ -65,9 +66,11 @@ class Net:
 def check_compatible(a: Net, b: Net, names=("A", "B")):
     """Refuse, with what to do, to morph nets of different shape, encoding or activation."""
     if not same_encoding(a.encoding, b.encoding) or a.activation != b.activation:
+        own = a.activation == ENCODINGS[a.encoding["kind"]].activation
         raise MorphError(f"net {names[0]} is {describe(a.encoding)}/{a.activation} but net {names[1]} is "
                          f"{describe(b.encoding)}/{b.activation}: nets of different encodings cannot morph; "
-                         "retrain one of them with the other's settings")
+                         f"retrain one of them with the other's settings (e.g. learn N --encoding {typed(a.encoding)}"
+                         f"{'' if own else ' --activation ' + a.activation})")
     if a.params.keys() != b.params.keys() or any(a.params[k].shape != b.params[k].shape for k in a.params):
         raise MorphError(f"nets {names[0]} (H={a.hidden}) and {names[1]} (H={b.hidden}) differ in shape: "
                          "train every picture of a transition with the same --hidden")
