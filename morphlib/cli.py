@@ -14,7 +14,7 @@ from .backend import BATCH, DEVICES
 from .encoding import ENCODINGS, FITS, NAMES
 from .errors import MorphError
 from .images import fit_side, load_image, save_image
-from .learn import RECIPES, Job, learn
+from .learn import RECIPES, Job, learn, strangers
 from .learn import nets as measured_nets
 from .movie import FORMATS, format_options
 from .net import ACTIVATIONS, BACKPROPS, INITS
@@ -47,6 +47,8 @@ def options(a, fn, **given) -> dict:
 
 def _learn(a):
     jobs = parallel.pictures(a.picture, Job(**options(a, Job, picture=a.picture[0])))
+    if note := strangers(jobs[0]):
+        print(f"note: {note}", file=sys.stderr)
     if len(jobs) > 1 or a.jobs not in (None, 1) or a.scheduler is not None:
         return _learn_many(a, jobs)
     bar = tqdm(total=jobs[0].epochs, unit="epoch", disable=a.quiet, delay=0.5)

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import checks
 from .backend import DEVICE, DEVICES, NUMPY, kind, namespace
-from .encoding import FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding
+from .encoding import ENCODINGS, FEATURE_SEED, FEATURES, FOURIER_SIGMA, describe, make_encoding, same_encoding, typed
 from .errors import MorphError
 from .files import lock
 from .images import fit_side, image_path, load_image, pictures_by_number
@@ -216,6 +216,20 @@ def _save(job: Job, result, path: Path, target) -> Path:
     result.message = (f"{result.message} kept {path} ({old:.2f} dB, better); this run's net ({new:.2f} dB) is "
                       "entry 0 of its history").lstrip()
     return kept
+
+
+def strangers(job: Job) -> str:
+    """A note when W-<H>/ already holds a net of another encoding than `job` learns (the two would not morph
+    together), else ""."""
+    mine = make_encoding(job.encoding)
+    for path in sorted(job.out_path().parent.glob("*.npz")):
+        theirs = read_meta(path).get("encoding")
+        kind = theirs.get("kind") if isinstance(theirs, dict) else None
+        if path != job.out_path() and kind in ENCODINGS and kind != mine["kind"]:
+            name = typed({"kind": kind})
+            return (f"{path} is a {name} net and this run learns a {typed(mine)} one: they will not morph together "
+                    f"(learn with --encoding {name} to match it)")
+    return ""
 
 
 def on_disk(job: Job, target=None):

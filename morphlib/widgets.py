@@ -18,7 +18,7 @@ from .encoding import FIT, view
 from .errors import MorphError
 from .hybrid import BLUR_SIGMA, FTOL, M_BLURRED, M_PRECISE, OUTPUT, Blender, Progress, kernel_size_for, match, pyramid
 from .images import fit_side, mark_points, png_bytes, save_image
-from .learn import learn, nets, on_disk
+from .learn import learn, nets, on_disk, strangers
 from .render import BLEND, BLENDS, picture_psnr, render
 from .transition import Plan, aspects, pair, parse_size, preview_size, summary
 from .warp import WARP, WARPS, link_warp, points_file, saved_points, write_points
@@ -161,6 +161,8 @@ class TrainingMonitor:
                                         f"{r.message}{how}")
 
     def _say_what_is_on_disk(self):
+        if note := strangers(self.job):
+            self._note(note + ".")
         old = on_disk(self.job, self.target)
         if old is not None:
             anyway = "it is replaced anyway (REPLACE)" if self.job.replace else "REPLACE = True replaces it anyway"

@@ -114,3 +114,14 @@ def test_learning_and_rendering_never_import_tensorflow(workspace):
             "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'")
     env = {**__import__("os").environ, "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, "-c", code], cwd=workspace, env=env, check=True)
+
+
+def test_learning_a_net_that_would_not_morph_with_the_others_says_so(workspace, monkeypatch, capsys):
+    monkeypatch.chdir(workspace)
+    nets_dir(workspace, 6, {1: "fourier", 2: "fourier"})
+    args = ["learn", "3", "-H", "6", "--epochs", "1", "--max-side", "16", "--quiet"]
+    assert main(args) == 0
+    assert "W-6/1.npz is a fourier net and this run learns a hashgrid one: they will not morph together (learn " \
+           "with --encoding fourier to match it)" in capsys.readouterr().err
+    assert main([*args, "--encoding", "fourier", "--features", "4"]) == 0
+    assert "will not morph" not in capsys.readouterr().err
