@@ -11,8 +11,8 @@ from .errors import MorphError
 
 # Pixels per training step and per render block. A GPU wants big ones: small batches leave it idle between kernel
 # launches (bench.gpu times epochs and PSNR per batch size on a GPU, against PyTorch). On a CPU a step of 512 pixels
-# of a Fourier net costs less per pixel than one of 1024 (its arrays stay in the cache) and makes twice the steps
-# (bench.learn, "new, batch 1024").
+# costs less per pixel than one of 1024 (its arrays stay in the cache) and makes twice the steps (bench.learn's
+# batch rows).
 BATCH = {"cpu": 512, "gpu": 65536}
 RENDER_CHUNK = {"cpu": 2048, "gpu": 1 << 21}
 NUMPY = array_namespace(np.empty(0))  # numpy as array_api_compat wraps it: the standard's names on any numpy
