@@ -162,7 +162,14 @@ def _valid_grid(enc) -> bool:
 
 def _hash_lookup(xy, enc):
     """For each point, the table rows of its cell's 4 corners at every level, then their bilinear weights: one
-    float32 array (N, 8 levels) (rows are exact in float32: under 2^24). Points outside [0, 1] take the edge's."""
+    array (N, 8 levels) of xy's dtype (rows are exact in float32: under 2^24). Points outside [0, 1] take the
+    edge's. On numpy ENCODE_ROWS points at a time into the result (at once, a 1024x1024 picture's temporaries
+    would take 2 GB)."""
+    if isinstance(xy, np.ndarray) and xy.shape[0] > ENCODE_ROWS:
+        out = np.empty((xy.shape[0], 8 * enc["levels"]), xy.dtype)
+        for i in range(0, xy.shape[0], ENCODE_ROWS):
+            out[i:i + ENCODE_ROWS] = _hash_lookup(xy[i:i + ENCODE_ROWS], enc)
+        return out
     xp = array_namespace(xy)
     sides = xp.asarray(_sides(enc))
     p = xp.clip(xy, 0.0, 1.0)[:, None, :] * xp.astype(sides, xy.dtype)[None, :, None]  # (N, levels, 2)

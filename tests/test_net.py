@@ -221,3 +221,13 @@ def test_big_fourier_pictures_make_their_inputs_at_each_step(xp, monkeypatch):
     np.testing.assert_allclose(to_host(made(idx)), to_host(stored(idx)), atol=1e-5)
     r = train(init_net(8, enc, seed=0), gradient_picture(), epochs=3, batch=64, device=xp)
     assert r.stopped == "done" and len(r.history) == 3
+
+
+def test_encodings_made_in_blocks_equal_those_made_at_once(monkeypatch):
+    xy = grid(9, 13)
+    for kind in ("fourier", "hashgrid"):
+        enc = small_encoding(kind)
+        whole = encode(xy, enc)
+        monkeypatch.setattr(importlib.import_module("morphlib.encoding"), "ENCODE_ROWS", 10)
+        np.testing.assert_array_equal(encode(xy, enc), whole)
+        monkeypatch.undo()
