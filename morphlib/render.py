@@ -33,17 +33,19 @@ def render(net: Net, height: int, width: int = None, *, window=(FULL, FULL), chu
 def render_morph(a: Net, b: Net, ts, height: int, width: int = None, *, window=(FULL, FULL), band=None, chunk=None,
                  device=None, uint8=False, rounding=True) -> np.ndarray:
     """Frames t of the way from net A to net B for each t of `ts`, a numpy (len(ts), height, width, 3) array (B
-    None: A's picture, ts [0]); as render(interpolate(a, b, t)) gives them, to float32 rounding, for less: the
-    first layer's weights mix linearly, so for Fourier nets (whose features cost most) its pre-activations over a
-    block of rows are computed once for A and B and mixed per frame, z1(t) = z1A + t (z1B - z1A) (exact at both
-    ends); other nets' first layers are made from the mixed net (cheap, or for learned tables, not linear in t).
-    `band` (r0, r1): only those rows of the frames (the same pixels as in the whole; a worker's share). Other
-    options as render's."""
+    None: A's picture, ts [0]): the net t of the way from A to B (interpolate), its first layer's pre-activations
+    over a block of rows computed once for A and B and mixed per frame, z1(t) = z1A + t (z1B - z1A), where that
+    layer costs most (exact at both ends). For Fourier nets that is exactly render(interpolate(a, b, t)), to float32
+    rounding: their inputs are fixed. A hash grid's inputs are learned tables: the mix of the two first layers is
+    not the first layer of the mixed net, whose mixed tables read by mixed weights would pass A's features through
+    B's weights (a less even morph: README, "Learning fast"); it is what render_warped's "weights" blend makes.
+    Other nets' first layers are cheap and made from the mixed weights. `band` (r0, r1): only those rows of the
+    frames (the same pixels as in the whole; a worker's share). Other options as render's."""
     xp, ts, xs, ys, rows = _blocks(a, ts, height, width, window=window, band=band, chunk=chunk, device=device)
     w, n, enc = xs.shape[0], ys.shape[0], a.encoding
     nets = [(a if b is None else interpolate(a, b, t)).to(xp) for t in ts]
-    mixed = [_fold(net) for net in nets]
-    shared = b is not None and not ENCODINGS[enc["kind"]].affine and not learned(enc)
+    mixed = [_fold(net) for net in nets]  # the first layers of Fourier and hash grid nets: shared, mixed below
+    shared = b is not None and not ENCODINGS[enc["kind"]].affine
     firsts = [_first_layer(net, *_fold(net)[0][:2], xs) for net in (a.to(xp), b.to(xp))] if shared else \
         [_first_layer(net, W1, b1, xs) for net, ((W1, b1, _), *_) in zip(nets, mixed)]
     out = xp.empty((len(mixed), n, w, 3), dtype=xp.uint8 if uint8 else xp.float32)

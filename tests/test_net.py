@@ -11,7 +11,7 @@ from morphlib.encoding import encode, grid, make_encoding
 from morphlib.errors import MorphError
 from morphlib.net import forward, gradients, init_net, interpolate
 from morphlib.optim import SGD
-from morphlib.render import fit_error, render, render_morph
+from morphlib.render import fit_error, render, render_morph, render_warped
 from morphlib.train import FLOOR, WARMUP, draws, rate, train
 
 
@@ -118,11 +118,20 @@ def test_render_equals_forward_at_any_size(xp, activation):
 def test_morph_frames_equal_renders_of_the_mixed_nets(xp, kind):
     enc = small_encoding(kind, features=8, sigma=3.0)
     a, b = (init_net(7, enc, seed=s) for s in (1, 2))
+    for s, net in enumerate((a, b)):  # tables as learned ones are, not the tiny fresh ones
+        net.params.update({k: np.random.default_rng(s).normal(0, 1, v.shape).astype(np.float32)
+                           for k, v in net.params.items() if k == "tables"})
     ts, window = [0.0, 0.3, 1.0, 1.4], ((0.1, 0.9), (0.25, 0.5))
     got = render_morph(a, b, ts, 6, 10, window=window, chunk=13, device=xp)
     assert got.shape == (4, 6, 10, 3) and got.dtype == np.float32
-    for t, frame in zip(ts, got):
-        np.testing.assert_allclose(frame, render(interpolate(a, b, t), 6, 10, window=window), atol=2e-6)
+    same = render_warped(a, b, ts, lambda t, xy: (xy, xy), 6, 10, blend="weights", window=window)
+    np.testing.assert_allclose(got, same, atol=2e-6)  # the two first layers mixed, then the mixed net's others
+    for t, frame in zip(ts, got):  # ... which is the mixed net where the inputs are fixed (all but learned tables)
+        mixed = render(interpolate(a, b, t), 6, 10, window=window)
+        if kind == "hashgrid":
+            assert t in (0.0, 1.0) or np.abs(frame - mixed).max() > 1e-3
+        else:
+            np.testing.assert_allclose(frame, mixed, atol=2e-6)
     np.testing.assert_array_equal(got[0], render(a, 6, 10, window=window, device=xp))  # exact ends
     bytes_ = render_morph(a, b, ts, 6, 10, window=window, device=xp, uint8=True)
     assert bytes_.dtype == np.uint8 and np.abs(bytes_.astype(int) - np.round(got * 255)).max() <= 1
