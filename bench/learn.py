@@ -38,8 +38,8 @@ from .quality import PAIRS, morph
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {"before": dict(encoding="fourier", lr=0.003, lr_schedule="constant", sampling="uniform", epochs=200,
                            batch=1024), "fourier": dict(encoding="fourier"), "new": {}}
-ABLATIONS = {"new, batch 512": dict(batch=512), "new, batch 4096": dict(batch=4096),
-             "new, error sampling": dict(sampling="error"), "new, constant": dict(lr_schedule="constant"),
+ABLATIONS = {"new, batch 1024": dict(batch=1024), "new, batch 4096": dict(batch=4096),
+             "new, uniform": dict(sampling="uniform"), "new, constant": dict(lr_schedule="constant"),
              "new, 40 epochs": dict(epochs=40)}  # on img/4.png, and COARSE
 COARSE = "new, coarse to fine"
 TIMED = "new, --time (cap)"  # on lake: the cosine over the run's cap, as `learn --time` does

@@ -23,7 +23,7 @@ LEARN_SIDE = 512
 # How nets of each encoding learn unless told otherwise (bench/learn.py measures them; README, "Learning speed"):
 # epochs, the rate's schedule over them and which pixels an epoch shows
 RECIPES = {
-    "hashgrid": {"epochs": 20, "lr_schedule": "cosine", "sampling": "uniform"},
+    "hashgrid": {"epochs": 20, "lr_schedule": "cosine", "sampling": "error"},
     "fourier": {"epochs": 60, "lr_schedule": "cosine", "sampling": "error"},
     "plain": {"epochs": 200, "lr_schedule": "constant", "sampling": "uniform"},
     "legacy": {"epochs": 200, "lr_schedule": "constant", "sampling": "uniform"},
