@@ -1,10 +1,10 @@
-"""Render speed: seconds per frame at 256 and 512 px for H=100 nets, the seed's plain net and the default Fourier
-one, and a whole transition frame (interpolation included); on the machine as it is ("idle") and with a busy
-process on every core ("loaded", bench/load.py), for morphlib (one BLAS thread, morphlib/threads.py) beside the
-same code with numpy's own BLAS threads. Then transition frames made one by one (render(interpolate(...))) beside
-a link's frames made together (render_morph: the first layer once per group of frames), at 512 px and 1920x1080,
-on one core; and the default frame as users get it on 2 cores: the shipped nets' chain 1-4:48 streamed into an
-MP4 by 2 Dask workers. Usage: python -m bench.render [--sizes 256 512] [--links-only]
+"""Render speed: seconds per frame at 256 and 512 px for H=100 nets, the seed's plain net, a Fourier one and the
+default hash grid one, and a whole transition frame (interpolation included); on the machine as it is ("idle") and
+with a busy process on every core ("loaded", bench/load.py), for morphlib (one BLAS thread, morphlib/threads.py)
+beside the same code with numpy's own BLAS threads. Then transition frames made one by one
+(render(interpolate(...))) beside a link's frames made together (render_morph: the first layer once per group of
+frames), at 512 px and 1920x1080, on one core; and the default frame as users get it on 2 cores: the shipped nets'
+chain 1-4:48 streamed into an MP4 by 2 Dask workers. Usage: python -m bench.render [--sizes 256 512] [--links-only]
 """
 import argparse
 import time
@@ -19,7 +19,7 @@ from morphlib.render import render, render_morph
 from morphlib.threads import blas_threads
 from morphlib.transition import group_size, write_transition
 
-CHAIN = "1-4:48"  # the shipped nets (W-100/, Fourier), 142 frames
+CHAIN = "1-4:48"  # the shipped nets (W-100/, hash grids), 142 frames
 
 
 def numpy_threads(net, height, width=None):
@@ -50,7 +50,7 @@ def one_thread(f, *args):
 
 def cases(sizes):
     """(label, function, args) per net, size and task."""
-    for name, enc in (("plain", make_encoding("plain")), ("fourier", make_encoding("fourier"))):
+    for name, enc in ((name, make_encoding(name)) for name in ("plain", "fourier", "hashgrid")):
         a, b = init_net(100, enc, seed=0), init_net(100, enc, seed=1)
         for s in sizes:
             yield f"{name} H=100 {s} px", (lambda draw, a=a, s=s: draw(a, s))
@@ -61,7 +61,7 @@ def per_link(sizes=((512, 512), (1920, 1080))):
     """Seconds per transition frame (bytes, as write_transition makes them), one by one and a link's group at once
     (transition.group_size: 64 at 512 px, 41 at 1920x1080)."""
     print(f"{'s/frame, idle':26s}{'one by one':>18s}{'per link':>18s}{'speed-up':>18s}")
-    for name in ("plain", "fourier"):
+    for name in ("plain", "fourier", "hashgrid"):
         enc = make_encoding(name)
         a, b = init_net(100, enc, seed=0), init_net(100, enc, seed=1)
         for w, h in sizes:
@@ -73,9 +73,9 @@ def per_link(sizes=((512, 512), (1920, 1080))):
             print(f"{f'{name} {w}x{h}':26s}{alone:18.3f}{linked:18.3f}{alone / linked:17.1f}x")
     with parallel.client(2) as client:
         for w, h in sizes:
-            print(f"{f'fourier {w}x{h}':26s}{chain((w, h), client):18.3f} on 2 workers: {CHAIN} "
-                  "of W-100/ into an MP4")
-    print("Targets (fourier, 2 idle cores): 512 px <= 0.1 s/frame, 1920x1080 <= 0.5 s/frame")
+            print(f"{f'W-100/ {w}x{h}':26s}{chain((w, h), client):18.3f} on 2 workers: {CHAIN} of W-100/ into an "
+                  "MP4")
+    print("Targets (the default nets, 2 idle cores): 512 px <= 0.1 s/frame, 1920x1080 <= 0.5 s/frame")
 
 
 def chain(size, client) -> float:
