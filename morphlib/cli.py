@@ -47,8 +47,6 @@ def options(a, fn, **given) -> dict:
 
 def _learn(a):
     jobs = parallel.pictures(a.picture, Job(**options(a, Job, picture=a.picture[0])))
-    if note := strangers(jobs[0]):
-        print(f"note: {note}", file=sys.stderr)
     if len(jobs) > 1 or a.jobs not in (None, 1) or a.scheduler is not None:
         return _learn_many(a, jobs)
     bar = tqdm(total=jobs[0].epochs, unit="epoch", disable=a.quiet, delay=0.5)
@@ -67,7 +65,14 @@ def _learn(a):
         print("nothing learned: no epoch finished, no weights written")
         return 1
     print(f"{path}: best PSNR {result.psnr:.2f} dB after {result.epochs} epochs ({result.stopped})")
+    _strangers(jobs[0])
     return 0
+
+
+def _strangers(job):
+    """Say when the net just learned will not morph with those beside it (learn.strangers)."""
+    if note := strangers(job):
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _learn_many(a, jobs):
@@ -87,6 +92,8 @@ def _learn_many(a, jobs):
     finally:
         bar.close()
     failed = [o for o in outcomes if o.failed]
+    if len(failed) < len(outcomes):
+        _strangers(jobs[0])
     for o in failed:
         print(f"picture {o.name} failed: {o.error}", file=sys.stderr)
     if failed:

@@ -219,8 +219,8 @@ def _save(job: Job, result, path: Path, target) -> Path:
 
 
 def strangers(job: Job) -> str:
-    """A note when W-<H>/ already holds a net of another encoding than `job` learns (the two would not morph
-    together), else ""."""
+    """A note when W-<H>/ holds a net of another encoding than `job` learns (the two would not morph together),
+    else ""."""
     mine = make_encoding(job.encoding)
     for path in sorted(job.out_path().parent.glob("*.npz")):
         theirs = read_meta(path).get("encoding")
