@@ -20,7 +20,7 @@ from .weights import entry, history, load_net, load_numbered, read_meta, store, 
 # Bigger pictures are shrunk for learning: the net renders any size later. At learn's defaults a 512 px photo
 # takes about as long as a 256 px one did before them, and shows more in a video (bench/learn.py, grace_hopper@256).
 LEARN_SIDE = 512
-# How nets of each encoding learn unless told otherwise (bench/learn.py measures them; README, "Learning speed"):
+# How nets of each encoding learn unless told otherwise (bench/learn.py measures them; README, "Learning fast"):
 # epochs, the rate's schedule over them and which pixels an epoch shows
 RECIPES = {
     "hashgrid": {"epochs": 20, "lr_schedule": "cosine", "sampling": "error"},
@@ -222,10 +222,10 @@ def strangers(job: Job) -> str:
     """A note when W-<H>/ holds a net of another encoding than `job` learns (the two would not morph together),
     else ""."""
     mine = make_encoding(job.encoding)
-    for path in sorted(job.out_path().parent.glob("*.npz")):
+    for path in sorted(set(job.out_path().parent.glob("*.npz")) - {job.out_path()}):
         theirs = read_meta(path).get("encoding")
         kind = theirs.get("kind") if isinstance(theirs, dict) else None
-        if path != job.out_path() and kind in ENCODINGS and kind != mine["kind"]:
+        if kind in ENCODINGS and kind != mine["kind"]:
             name = typed({"kind": kind})
             return (f"{path} is a {name} net and this run learns a {typed(mine)} one: they will not morph together "
                     f"(learn with --encoding {name} to match it)")
