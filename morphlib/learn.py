@@ -166,7 +166,8 @@ class Job:
         net = load_numbered(start, self.hidden, self.root)
         if not same_encoding(net.encoding, enc) or net.activation != fresh.activation:
             raise MorphError(f"the net of {start} in W-{self.hidden}/ is a {describe(net.encoding)} {net.activation} "
-                             f"net, not {describe(enc)} {fresh.activation}: start fresh or use the same encoding")
+                             f"net, not {describe(enc)} {fresh.activation}: start fresh or use the same encoding "
+                             f"(--encoding {typed(net.encoding)})")
         return net
 
 

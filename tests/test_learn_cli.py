@@ -33,7 +33,7 @@ def test_init_from_needs_matching_weights(workspace):
     with pytest.raises(MorphError, match="train that picture first"):
         Job(picture=2, hidden=12, init_from=1, root=workspace).start_net()
     learn(Job(picture=1, hidden=12, epochs=1, root=workspace))
-    with pytest.raises(MorphError, match="same encoding"):
+    with pytest.raises(MorphError, match=r"same encoding \(--encoding hashgrid\)"):
         Job(picture=2, hidden=12, init_from=1, encoding="plain", root=workspace).start_net()
     start = Job(picture=2, hidden=12, init_from=1, root=workspace).start_net()
     net, _ = load_net(workspace / "W-12" / "1.npz")
