@@ -97,8 +97,8 @@ def encode(xy, enc: dict):
 
 def features(encoded, enc: dict, params: dict):
     """The net inputs of encode()'s output: itself, or the features a net's learned tables (`params`) hold there."""
-    row = ENCODINGS[enc["kind"]]
-    return row.features(encoded, enc, params) if row.learned(enc) else encoded
+    read = ENCODINGS[enc["kind"]].features
+    return encoded if read is None else read(encoded, enc, params)
 
 
 def learned(enc: dict) -> dict:

@@ -209,15 +209,15 @@ def gradients(net: Net, X, T, backprop="exact", *, per_pixel=False):
     err /= X.shape[0]
     delta = err * ACTIVATIONS["sigmoid"].derivative(acts[-1])
     derivative = ACTIVATIONS[net.activation].derivative
-    grads = {}
+    grads, tables = {}, learned(net.encoding)
     for k in reversed(LAYERS):
         grads[f"W{k}"] = acts[k - 1].T @ delta
         if net.has_biases:
             grads[f"b{k}"] = xp.sum(delta, axis=0)
-        if k > 1 or learned(net.encoding):
+        if k > 1 or tables:
             err = (delta if backprop == "exact" else err) @ net.params[f"W{k}"].T
         if k > 1:
             delta = err * derivative(acts[k - 1])
-    if learned(net.encoding):  # err: the features' gradient
+    if tables:  # err: the features' gradient
         grads.update(learned_gradients(X, net.encoding, net.params, err))
     return grads, mse
